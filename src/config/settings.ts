@@ -1,0 +1,211 @@
+/**
+ * The one table of every Bulwark setting: its key, where it comes from, its type, its default and
+ * what it means. `load.ts` validates against it; the README's configuration table mirrors it (a test
+ * keeps them in step). Secrets are lists so they can rotate: the first entry signs/encrypts, the rest
+ * only verify/decrypt.
+ */
+export type SettingType = 'string' | 'url' | 'port' | 'int' | 'bool' | 'list' | 'enum' | 'path';
+
+export interface Setting {
+  /** Key in the config file and in the frozen config object. */
+  readonly key: string;
+  /** Environment variable that sets it. */
+  readonly env: string;
+  readonly type: SettingType;
+  readonly doc: string;
+  /** Allowed values for `enum`. */
+  readonly values?: readonly string[];
+  /** Inclusive bounds for `int`. */
+  readonly min?: number;
+  readonly max?: number;
+  /** URL schemes accepted for `url`. */
+  readonly schemes?: readonly string[];
+  /** Never printed or logged. */
+  readonly secret?: boolean;
+}
+
+export const SETTINGS = [
+  {
+    key: 'env',
+    env: 'NODE_ENV',
+    type: 'enum',
+    values: ['development', 'test', 'production'],
+    doc: 'Run mode. `production` refuses development defaults (generated keys, bootstrap secrets, plain HTTP).',
+  },
+  { key: 'host', env: 'BULWARK_HOST', type: 'string', doc: 'Interface the server binds to.' },
+  { key: 'port', env: 'BULWARK_PORT', type: 'port', doc: 'TCP port of the server.' },
+  {
+    key: 'publicUrl',
+    env: 'BULWARK_PUBLIC_URL',
+    type: 'url',
+    schemes: ['http:', 'https:'],
+    doc: 'External base URL (issuer, links). Defaults to `http://HOST:PORT`. Must be https in production.',
+  },
+  {
+    key: 'dataDir',
+    env: 'BULWARK_DATA_DIR',
+    type: 'path',
+    doc: 'Directory of the embedded database (PGlite) and of generated development keys.',
+  },
+  {
+    key: 'databaseUrl',
+    env: 'DATABASE_URL',
+    type: 'url',
+    schemes: ['postgres:', 'postgresql:'],
+    secret: true,
+    doc: 'PostgreSQL connection string. Unset: embedded PGlite in the data directory.',
+  },
+  {
+    key: 'databasePoolSize',
+    env: 'BULWARK_DATABASE_POOL_SIZE',
+    type: 'int',
+    min: 1,
+    max: 200,
+    doc: 'Maximum PostgreSQL connections per instance.',
+  },
+  {
+    key: 'redisUrl',
+    env: 'REDIS_URL',
+    type: 'url',
+    schemes: ['redis:', 'rediss:'],
+    secret: true,
+    doc: 'Redis connection string for rate limits, replay caches and locks. Unset: in-memory store.',
+  },
+  {
+    key: 'kvPrefix',
+    env: 'BULWARK_KV_PREFIX',
+    type: 'string',
+    doc: 'Prefix of every key Bulwark writes to Redis.',
+  },
+  {
+    key: 'natsUrl',
+    env: 'NATS_URL',
+    type: 'url',
+    schemes: ['nats:', 'tls:'],
+    secret: true,
+    doc: 'NATS server with JetStream for the event relay. Unset: in-process event bus.',
+  },
+  {
+    key: 'natsStream',
+    env: 'BULWARK_NATS_STREAM',
+    type: 'string',
+    doc: 'JetStream stream that holds Bulwark events.',
+  },
+  {
+    key: 'natsSubjectPrefix',
+    env: 'BULWARK_NATS_SUBJECT_PREFIX',
+    type: 'string',
+    doc: 'Subject prefix of published events (`PREFIX.<topic>`).',
+  },
+  {
+    key: 'outboxPollMs',
+    env: 'BULWARK_OUTBOX_POLL_MS',
+    type: 'int',
+    min: 10,
+    max: 60_000,
+    doc: 'How often the outbox relay looks for unpublished events.',
+  },
+  {
+    key: 'logLevel',
+    env: 'BULWARK_LOG_LEVEL',
+    type: 'enum',
+    values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
+    doc: 'Log level of the structured (pino) logs.',
+  },
+  {
+    key: 'bodyLimit',
+    env: 'BULWARK_BODY_LIMIT',
+    type: 'int',
+    min: 1024,
+    max: 50 * 1024 * 1024,
+    doc: 'Largest request body accepted, in bytes (larger: 413).',
+  },
+  {
+    key: 'shutdownTimeoutMs',
+    env: 'BULWARK_SHUTDOWN_TIMEOUT_MS',
+    type: 'int',
+    min: 0,
+    max: 600_000,
+    doc: 'How long a graceful shutdown waits for in-flight requests before it exits anyway.',
+  },
+  {
+    key: 'bootstrapAdminTokens',
+    env: 'BULWARK_BOOTSTRAP_ADMIN_TOKENS',
+    type: 'list',
+    secret: true,
+    doc: 'Comma-separated bearer tokens for the admin API (at least 32 characters each). Unset outside production: one is generated and kept in the data directory.',
+  },
+  {
+    key: 'masterKeys',
+    env: 'BULWARK_MASTER_KEYS',
+    type: 'list',
+    secret: true,
+    doc: 'Comma-separated base64 256-bit key-encryption keys; the first encrypts, all decrypt. Unset outside production: one is generated and kept in the data directory.',
+  },
+  {
+    key: 'tlsCertFile',
+    env: 'BULWARK_TLS_CERT_FILE',
+    type: 'path',
+    doc: 'PEM certificate chain: serve HTTPS directly.',
+  },
+  { key: 'tlsKeyFile', env: 'BULWARK_TLS_KEY_FILE', type: 'path', doc: 'PEM private key for `tlsCertFile`.' },
+  {
+    key: 'behindTlsProxy',
+    env: 'BULWARK_BEHIND_TLS_PROXY',
+    type: 'bool',
+    doc: 'Plain HTTP is allowed in production only when this says a TLS-terminating proxy is in front.',
+  },
+  {
+    key: 'trustProxy',
+    env: 'BULWARK_TRUST_PROXY',
+    type: 'list',
+    doc: 'Comma-separated proxy addresses/CIDRs whose X-Forwarded-For is believed. Empty: none.',
+  },
+] as const satisfies readonly Setting[];
+
+export interface Config {
+  readonly env: 'development' | 'test' | 'production';
+  readonly host: string;
+  readonly port: number;
+  readonly publicUrl: string;
+  readonly dataDir: string;
+  readonly databaseUrl: string | undefined;
+  readonly databasePoolSize: number;
+  readonly redisUrl: string | undefined;
+  readonly kvPrefix: string;
+  readonly natsUrl: string | undefined;
+  readonly natsStream: string;
+  readonly natsSubjectPrefix: string;
+  readonly outboxPollMs: number;
+  readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  readonly bodyLimit: number;
+  readonly shutdownTimeoutMs: number;
+  readonly bootstrapAdminTokens: readonly string[];
+  readonly masterKeys: readonly string[];
+  readonly tlsCertFile: string | undefined;
+  readonly tlsKeyFile: string | undefined;
+  readonly behindTlsProxy: boolean;
+  readonly trustProxy: readonly string[];
+  /** Which secrets were generated for development rather than configured (production refuses these). */
+  readonly generated: readonly ('bootstrapAdminTokens' | 'masterKeys')[];
+}
+
+export type SettingKey = (typeof SETTINGS)[number]['key'];
+
+/** Defaults for everything that has one. `publicUrl` is derived from host and port. */
+export const DEFAULTS = {
+  env: 'development',
+  host: '127.0.0.1',
+  port: 8080,
+  dataDir: './.bulwark',
+  databasePoolSize: 10,
+  kvPrefix: 'bulwark:',
+  natsStream: 'BULWARK_EVENTS',
+  natsSubjectPrefix: 'bulwark',
+  outboxPollMs: 250,
+  logLevel: 'info',
+  bodyLimit: 1024 * 1024,
+  shutdownTimeoutMs: 10_000,
+  behindTlsProxy: false,
+  trustProxy: [],
+} as const satisfies Partial<Record<SettingKey, unknown>>;
