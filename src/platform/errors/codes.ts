@@ -12,7 +12,6 @@ export const HttpErrors = defineErrors({
   REQUEST_VALIDATION_FAILED: { status: 400, title: 'The request does not match the schema' },
   REQUEST_UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported content type' },
   REQUEST_BODY_TOO_LARGE: { status: 413, title: 'The request body is too large' },
-  METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed on this route' },
   AUTH_REQUIRED: { status: 401, title: 'Authentication is required' },
   AUTH_INVALID_CREDENTIALS: { status: 401, title: 'The credentials are not valid' },
   SERVICE_SHUTTING_DOWN: { status: 503, title: 'The server is shutting down' },

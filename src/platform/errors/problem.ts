@@ -9,9 +9,8 @@ export interface Problem {
   status: number;
   code: string;
   detail?: string;
-  instance?: string;
   requestId: string;
-  errors?: readonly { path: string; message: string }[];
+  errors?: { path: string; message: string }[];
   [extra: string]: unknown;
 }
 

@@ -1,0 +1,112 @@
+import { readFileSync } from 'node:fs';
+import helmet from '@fastify/helmet';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Config } from './config/index.ts';
+import { apiDescriptionRoutes, registerApiDescription } from './docs/index.ts';
+import { bootstrapAdminAuthenticator } from './gateway/bootstrap-admin.ts';
+import { healthRoutes } from './health/index.ts';
+import { AppError, HttpErrors } from './platform/errors/index.ts';
+import { installJsonBodyParser } from './platform/http/json-body.ts';
+import { installProblemHandlers } from './platform/http/problems.ts';
+import { REQUEST_ID_HEADER, requestId } from './platform/http/request-id.ts';
+import { guardRoutes, type RegisteredRoute, setContextAccess } from './platform/http/route-guard.ts';
+import { validatorCompiler } from './platform/http/validation.ts';
+import { createLogger, type Logger } from './platform/log.ts';
+import { openServices, type Services } from './platform/services.ts';
+import { TenantService, tenantRoutes } from './tenants/index.ts';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    readonly config: Config;
+    readonly services: Services;
+    /** Every registered route with its declared access (for the invariant test and the console). */
+    readonly routeTable: () => RegisteredRoute[];
+  }
+}
+
+export interface BuildOptions {
+  /** A ready logger (tests pass a silent or capturing one). */
+  readonly logger?: Logger;
+  /** Services opened by the caller, who then also closes them; otherwise opened (and closed) here. */
+  readonly services?: Services;
+}
+
+/**
+ * The app factory: a ready Fastify instance with every face registered. It never listens
+ * (server.ts does), so tests drive it with `inject()` or their own port.
+ */
+export async function buildApp(config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
+  const logger = options.logger ?? createLogger(config.logLevel);
+  const services = options.services ?? (await openServices(config, logger));
+  const ownServices = !options.services;
+
+  const app = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    genReqId: requestId,
+    requestIdHeader: false,
+    requestIdLogLabel: 'requestId',
+    bodyLimit: config.bodyLimit,
+    // Our own 503 below answers in problem+json; Fastify's would not.
+    return503OnClosing: false,
+    forceCloseConnections: 'idle',
+    trustProxy: false,
+    ...(config.tlsCertFile && config.tlsKeyFile
+      ? { https: { cert: readFileSync(config.tlsCertFile), key: readFileSync(config.tlsKeyFile) } }
+      : {}),
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  if (ownServices) app.addHook('onClose', () => services.close());
+  app.decorate('config', config);
+  app.decorate('services', services);
+  app.decorate('routeTable', guardRoutes(app));
+  app.setValidatorCompiler(validatorCompiler());
+  // JSON only: anything else is refused with 415 rather than half-understood.
+  installJsonBodyParser(app);
+  installProblemHandlers(app);
+
+  // While draining for shutdown, requests still arriving on kept-alive connections are turned away
+  // so the load balancer retries them elsewhere.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onRequest', async (_req, reply) => {
+    if (!closing) return;
+    reply.header('connection', 'close');
+    throw new AppError(HttpErrors.SERVICE_SHUTTING_DOWN);
+  });
+
+  app.addHook('onSend', async (req, reply) => {
+    reply.header(REQUEST_ID_HEADER, req.id);
+    if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
+  });
+  await app.register(helmet, {
+    contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
+    crossOriginResourcePolicy: { policy: 'same-origin' },
+    frameguard: { action: 'deny' },
+    strictTransportSecurity: { maxAge: 63_072_000, includeSubDomains: true },
+  });
+  await registerApiDescription(app, config);
+
+  // Public face: health and the API description, deliberately open.
+  await app.register(async (pub) => {
+    setContextAccess(pub, 'public');
+    await pub.register(healthRoutes, { services });
+    await apiDescriptionRoutes(pub);
+  });
+
+  // Admin face: everything behind the bootstrap admin credential (until OAuth + MFA replaces it).
+  const tenants = new TenantService(services.db);
+  await app.register(
+    async (admin) => {
+      setContextAccess(admin, 'bootstrap-admin');
+      admin.addHook('preValidation', bootstrapAdminAuthenticator(config.bootstrapAdminTokens));
+      await admin.register(tenantRoutes, { service: tenants });
+    },
+    { prefix: '/admin' },
+  );
+
+  await app.ready();
+  return app;
+}

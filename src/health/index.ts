@@ -1,0 +1,1 @@
+export { HealthErrors, healthRoutes } from './routes.ts';

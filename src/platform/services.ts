@@ -1,0 +1,62 @@
+import type { Config } from '../config/index.ts';
+import { type Database, openDatabase } from './db/index.ts';
+import { type EventBus, openBus, type Relay, startRelay } from './events/index.ts';
+import { type Kv, openKv } from './kv/index.ts';
+import type { Logger } from './log.ts';
+
+/** The infrastructure every module shares: storage, key-value store, event bus and outbox relay. */
+export interface Services {
+  readonly db: Database;
+  readonly kv: Kv;
+  readonly bus: EventBus;
+  readonly relay: Relay;
+  close(): Promise<void>;
+}
+
+/**
+ * Open what the configuration names: PostgreSQL / Redis / NATS when their URLs are set, the
+ * embedded PGlite / memory / in-process defaults otherwise. Migrations run here, before anything
+ * serves. If one service fails to open, those already open are closed again.
+ */
+export async function openServices(
+  config: Config,
+  logger: Logger,
+  options: { migrate?: boolean } = {},
+): Promise<Services> {
+  const opened: { close(): Promise<void> }[] = [];
+  const closeAll = async () => {
+    for (const s of opened.reverse()) await s.close().catch((err) => logger.error({ err }, 'close failed'));
+  };
+  try {
+    const db = await openDatabase({
+      url: config.databaseUrl,
+      dataDir: config.dataDir,
+      poolSize: config.databasePoolSize,
+    });
+    opened.push(db);
+    if (options.migrate !== false) {
+      const { applied } = await db.migrate();
+      if (applied.length) logger.info({ applied }, 'migrations applied');
+    }
+    const kv = await openKv({
+      redisUrl: config.redisUrl,
+      prefix: config.kvPrefix,
+      onError: (err) => logger.warn({ err }, 'key-value store error'),
+    });
+    opened.push(kv);
+    const bus = await openBus({
+      natsUrl: config.natsUrl,
+      stream: config.natsStream,
+      subjectPrefix: config.natsSubjectPrefix,
+      logger,
+    });
+    opened.push(bus);
+    const relay = startRelay({ db, bus, pollMs: config.outboxPollMs, logger });
+    opened.push({ close: () => relay.stop() });
+    logger.info({ database: db.kind, kv: kv.kind, bus: bus.kind }, 'services open');
+    return { db, kv, bus, relay, close: closeAll };
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}

@@ -1,0 +1,92 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { freePort, runBulwark, startBulwark, waitFor } from './support/process.ts';
+
+const tempDir = () => mkdtempSync(join(tmpdir(), 'bulwark-cli-'));
+
+describe('bulwark command', () => {
+  it('prints help and exits 0', async () => {
+    const { code, output } = await runBulwark(['--help']);
+    expect(code).toBe(0);
+    expect(output).toContain('Usage: bulwark <command>');
+    const serve = await runBulwark(['serve', '--help']);
+    expect(serve.code).toBe(0);
+    expect(serve.output).toContain('--data-dir');
+  });
+
+  it('exits 2 on an unknown command or flag', async () => {
+    expect((await runBulwark(['frobnicate'])).code).toBe(2);
+    const bad = await runBulwark(['serve', '--bogus']);
+    expect(bad.code).toBe(2);
+    expect(bad.output).toContain("Unknown option '--bogus'");
+  });
+
+  it('exits 2 on invalid configuration, naming the setting', async () => {
+    const { code, output } = await runBulwark(['migrate'], {
+      BULWARK_PORT: 'eighty',
+      BULWARK_DATA_DIR: tempDir(),
+    });
+    expect(code).toBe(2);
+    expect(output).toContain('BULWARK_PORT: invalid value "eighty"; expected an integer port 1-65535');
+  });
+
+  it('refuses to start in production with development defaults', async () => {
+    const { code, output } = await runBulwark(['serve'], {
+      NODE_ENV: 'production',
+      BULWARK_DATA_DIR: tempDir(),
+    });
+    expect(code).toBe(2);
+    expect(output).toContain('BULWARK_MASTER_KEYS: required in production');
+    expect(output).toContain('production refuses plain HTTP');
+  });
+
+  it('migrates and seeds the embedded database idempotently', async () => {
+    const dir = tempDir();
+    const migrate = await runBulwark(['migrate', '--data-dir', dir]);
+    expect(migrate.code, migrate.output).toBe(0);
+    expect(migrate.output).toContain('Migrations up to date');
+    const first = await runBulwark(['seed', '--demo', '--data-dir', dir]);
+    expect(first.code, first.output).toBe(0);
+    expect(first.output).toMatch(/client secret [A-Za-z0-9_-]{43}/);
+    const second = await runBulwark(['seed', '--demo', '--data-dir', dir]);
+    expect(second.code).toBe(0);
+    expect(second.output).toContain('Demo data present');
+    expect(second.output).not.toMatch(/client secret [A-Za-z0-9_-]{43}/);
+  });
+
+  it('serves the demo on PGlite: ready within 20 s with the demo tenant, and drains on SIGTERM', async () => {
+    const dir = tempDir();
+    const port = await freePort();
+    const started = Date.now();
+    const server = startBulwark(['serve', '--demo', '--port', String(port), '--data-dir', dir], {
+      BULWARK_LOG_LEVEL: 'warn',
+    });
+    try {
+      await waitFor(
+        async () => ((await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200 ? true : undefined),
+        20_000,
+        `/readyz (output so far: ${server.output()})`,
+      );
+      expect(Date.now() - started).toBeLessThan(20_000);
+      const token = JSON.parse(readFileSync(join(dir, 'dev-secrets.json'), 'utf8')).bootstrapAdminToken;
+      const tenants = await waitFor(
+        async () => {
+          const res = await fetch(`http://127.0.0.1:${port}/admin/tenants`, {
+            headers: { authorization: `Bearer ${token}` },
+          });
+          const body = (await res.json()) as { items: { slug: string }[] };
+          return body.items.some((t) => t.slug === 'demo-insurer') ? body.items : undefined;
+        },
+        10_000,
+        'the demo tenant',
+      );
+      expect(tenants.map((t) => t.slug)).toContain('demo-insurer');
+      expect(server.output()).toContain('client secret');
+    } finally {
+      server.child.kill('SIGTERM');
+    }
+    expect(await server.exited).toBe(0);
+  });
+});
