@@ -161,6 +161,21 @@ export const SETTINGS = [
     type: 'list',
     doc: 'Comma-separated proxy addresses/CIDRs whose X-Forwarded-For is believed. Empty: none.',
   },
+  {
+    key: 'wafMode',
+    env: 'BULWARK_WAF_MODE',
+    type: 'enum',
+    values: ['block', 'monitor'],
+    doc: 'WAF action: `block` answers 403 naming the rule ids; `monitor` only records what it would block.',
+  },
+  {
+    key: 'wafParanoia',
+    env: 'BULWARK_WAF_PARANOIA',
+    type: 'int',
+    min: 1,
+    max: 4,
+    doc: 'WAF paranoia level 1-4: higher levels run more rules (more detection, more false positives).',
+  },
 ] as const satisfies readonly Setting[];
 
 export interface Config {
@@ -186,6 +201,8 @@ export interface Config {
   readonly tlsKeyFile: string | undefined;
   readonly behindTlsProxy: boolean;
   readonly trustProxy: readonly string[];
+  readonly wafMode: 'block' | 'monitor';
+  readonly wafParanoia: number;
   /** Which secrets were generated for development rather than configured (production refuses these). */
   readonly generated: readonly ('bootstrapAdminTokens' | 'masterKeys')[];
 }
@@ -208,4 +225,6 @@ export const DEFAULTS = {
   shutdownTimeoutMs: 10_000,
   behindTlsProxy: false,
   trustProxy: [],
+  wafMode: 'block',
+  wafParanoia: 1,
 } as const satisfies Partial<Record<SettingKey, unknown>>;
