@@ -1,17 +1,24 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminHeaders, testApp } from './support/app.ts';
+import { dbBackends, freshDatabaseUrl } from './support/backends.ts';
 
-describe('admin API: tenants, partners and apps', () => {
+describe.each(dbBackends)('admin API on $name: tenants, partners and apps', (backend) => {
   let app: FastifyInstance;
+  let dispose: () => Promise<void>;
   const post = (url: string, payload: object) =>
     app.inject({ method: 'POST', url, headers: adminHeaders, payload });
   const get = (url: string) => app.inject({ method: 'GET', url, headers: adminHeaders });
 
   beforeAll(async () => {
-    app = await testApp();
+    const fresh = await freshDatabaseUrl(backend);
+    dispose = fresh.dispose;
+    app = await testApp(fresh.url ? { DATABASE_URL: fresh.url } : {});
   });
-  afterAll(() => app.close());
+  afterAll(async () => {
+    await app.close();
+    await dispose();
+  });
 
   it('creates a tenant, a partner and an app whose secret is shown once', async () => {
     const tenant = await post('/admin/tenants', { slug: 'acme-insurance', name: 'Acme Insurance' });

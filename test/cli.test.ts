@@ -1,4 +1,5 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -88,5 +89,46 @@ describe('bulwark command', () => {
       server.child.kill('SIGTERM');
     }
     expect(await server.exited).toBe(0);
+  });
+
+  it('finishes an in-flight request after SIGTERM before it exits', async () => {
+    const dir = tempDir();
+    const port = await freePort();
+    const server = startBulwark(['serve', '--port', String(port), '--data-dir', dir], {
+      BULWARK_LOG_LEVEL: 'warn',
+    });
+    try {
+      await waitFor(
+        async () => ((await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200 ? true : undefined),
+        20_000,
+        '/readyz',
+      );
+      const token = JSON.parse(readFileSync(join(dir, 'dev-secrets.json'), 'utf8')).bootstrapAdminToken;
+      const body = JSON.stringify({ slug: 'in-flight', name: 'In flight' });
+      const socket = connect(port, '127.0.0.1');
+      await new Promise((r) => socket.once('connect', r));
+      let response = '';
+      socket.on('data', (d) => {
+        response += d;
+      });
+      const closed = new Promise((r) => socket.once('close', r));
+      // Headers and half the body: the request is in flight when the signal arrives.
+      socket.write(
+        `POST /admin/tenants HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${token}\r\n` +
+          `Content-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 10)}`,
+      );
+      await new Promise((r) => setTimeout(r, 300));
+      server.child.kill('SIGTERM');
+      await new Promise((r) => setTimeout(r, 300));
+      socket.write(body.slice(10));
+      await closed;
+      expect(response).toMatch(/^HTTP\/1\.1 201/);
+      expect(await server.exited, server.output()).toBe(0);
+      // and the new tenant was committed
+      const check = await runBulwark(['seed', '--demo', '--data-dir', dir]);
+      expect(check.code).toBe(0);
+    } finally {
+      server.child.kill('SIGKILL');
+    }
   });
 });

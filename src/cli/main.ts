@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { type Config, ConfigError, loadConfig } from '../config/index.ts';
+import { openDatabase } from '../platform/db/index.ts';
 import { createLogger } from '../platform/log.ts';
 import { openServices } from '../platform/services.ts';
 import { serve } from '../server.ts';
@@ -103,14 +104,22 @@ export async function main(
       out(`Bulwark listening on ${config.publicUrl} (API docs: ${config.publicUrl}/docs)`);
       return 0;
     }
+    if (command === 'migrate') {
+      // Migrating needs the database only, not Redis or NATS.
+      const db = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, poolSize: 2 });
+      try {
+        const { applied } = await db.migrate();
+        const status = await db.migrationStatus();
+        out(`Applied ${applied.length ? applied.join(', ') : 'nothing new'}.`);
+        out(`Migrations up to date (${status.applied} applied) on ${db.kind}.`);
+      } finally {
+        await db.close();
+      }
+      return 0;
+    }
     const services = await openServices(config, logger, { migrate: true });
     try {
-      if (command === 'migrate') {
-        const status = await services.db.migrationStatus();
-        out(`Migrations up to date (${status.applied} applied) on ${services.db.kind}.`);
-      } else {
-        printDemo(await seedDemo(services), config, out);
-      }
+      printDemo(await seedDemo(services), config, out);
     } finally {
       await services.close();
     }

@@ -235,7 +235,14 @@ function devSecrets(dataDir: string): DevSecrets {
   if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as DevSecrets;
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const s = fresh();
-  writeFileSync(file, `${JSON.stringify(s, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
+  try {
+    writeFileSync(file, `${JSON.stringify(s, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
+  } catch (err) {
+    // Another process started at the same moment and wrote first: use its secrets.
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST')
+      return JSON.parse(readFileSync(file, 'utf8')) as DevSecrets;
+    throw err;
+  }
   chmodSync(file, 0o600);
   return s;
 }

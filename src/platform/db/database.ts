@@ -46,8 +46,10 @@ class DrizzleDatabase implements Database {
     // Checked here as well as by the caller's schema: the id is also a setting value.
     if (!isUuid(tenantId)) return Promise.reject(new Error('withTenant needs a tenant uuid'));
     return this.db.transaction(async (tx) => {
-      await tx.execute(sql`SELECT set_config('bulwark.tenant_id', ${tenantId}, true)`);
-      await tx.execute(sql`SET LOCAL ROLE bulwark_app`);
+      // One round trip: setting the `role` parameter for the transaction is SET LOCAL ROLE.
+      await tx.execute(
+        sql`SELECT set_config('bulwark.tenant_id', ${tenantId}, true), set_config('role', 'bulwark_app', true)`,
+      );
       return fn(tx);
     });
   }

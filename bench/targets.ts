@@ -1,0 +1,54 @@
+/**
+ * One benchmark target per process, so the load generator (bench/run.ts) has its own core:
+ *   bare     — bare Fastify answering the same shapes with the same JSON schemas: the baseline;
+ *   bulwark  — the real app (buildApp) on the embedded defaults, with a seeded tenant.
+ * Prints one JSON line `{ ready, port, tenantId?, token? }` when listening.
+ */
+import Fastify from 'fastify';
+import { buildApp } from '../src/app.ts';
+import { loadConfig } from '../src/config/index.ts';
+import { createLogger } from '../src/platform/log.ts';
+import { TenantService } from '../src/tenants/index.ts';
+
+const [kind, portArg] = process.argv.slice(2);
+const port = Number(portArg);
+const token = `bench-admin-token-${'b'.repeat(32)}`;
+
+if (kind === 'bare') {
+  const app = Fastify({ logger: false });
+  const tenant = {
+    id: '01900000-0000-7000-8000-000000000000',
+    slug: 'bench',
+    name: 'Bench',
+    status: 'active',
+    createdAt: new Date().toISOString(),
+  };
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/admin/tenants/:tenantId', async () => tenant);
+  await app.listen({ port, host: '127.0.0.1' });
+  console.log(JSON.stringify({ ready: true, port, tenantId: tenant.id, token }));
+} else if (kind === 'bulwark') {
+  const config = loadConfig({
+    env: {
+      NODE_ENV: 'test',
+      BULWARK_DATA_DIR: 'memory://',
+      BULWARK_LOG_LEVEL: 'silent',
+      BULWARK_BOOTSTRAP_ADMIN_TOKENS: token,
+      BULWARK_PORT: String(port),
+      // Measure on PostgreSQL/Redis/NATS when their URLs are set, on the embedded defaults otherwise.
+      ...(process.env.DATABASE_URL ? { DATABASE_URL: process.env.DATABASE_URL } : {}),
+      ...(process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL } : {}),
+      ...(process.env.NATS_URL ? { NATS_URL: process.env.NATS_URL } : {}),
+    },
+  });
+  const app = await buildApp(config, { logger: createLogger('silent') });
+  const tenant = await new TenantService(app.services.db).createTenant({
+    slug: `bench-${Date.now()}`,
+    name: 'Bench',
+  });
+  await app.listen({ port, host: '127.0.0.1' });
+  console.log(JSON.stringify({ ready: true, port, tenantId: tenant.id, token }));
+} else {
+  console.error('usage: targets.ts bare|bulwark PORT');
+  process.exit(2);
+}
