@@ -5,10 +5,12 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } 
 import type { Config } from './config/index.ts';
 import { apiDescriptionRoutes, registerApiDescription } from './docs/index.ts';
 import { bootstrapAdminAuthenticator } from './gateway/bootstrap-admin.ts';
+import { applyServerLimits, serverLimits } from './gateway/edges.ts';
+import { installGateway } from './gateway/index.ts';
 import { healthRoutes } from './health/index.ts';
 import { AppError, HttpErrors } from './platform/errors/index.ts';
 import { installJsonBodyParser } from './platform/http/json-body.ts';
-import { installProblemHandlers } from './platform/http/problems.ts';
+import { clientErrorHandler, installProblemHandlers } from './platform/http/problems.ts';
 import { REQUEST_ID_HEADER, requestId } from './platform/http/request-id.ts';
 import { guardRoutes, type RegisteredRoute, setContextAccess } from './platform/http/route-guard.ts';
 import { validatorCompiler } from './platform/http/validation.ts';
@@ -51,6 +53,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     return503OnClosing: false,
     forceCloseConnections: 'idle',
     trustProxy: false,
+    ...serverLimits(config),
+    clientErrorHandler,
     ...(config.tlsCertFile && config.tlsKeyFile
       ? { https: { cert: readFileSync(config.tlsCertFile), key: readFileSync(config.tlsKeyFile) } }
       : {}),
@@ -62,7 +66,13 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   app.decorate('routeTable', guardRoutes(app));
   app.setValidatorCompiler(validatorCompiler());
   // JSON only: anything else is refused with 415 rather than half-understood.
-  installJsonBodyParser(app);
+  installJsonBodyParser(app, {
+    maxDepth: config.jsonMaxDepth,
+    maxKeys: config.jsonMaxKeys,
+    maxItems: config.jsonMaxItems,
+    maxStringLength: config.jsonMaxStringLength,
+  });
+  applyServerLimits(app, config);
   installProblemHandlers(app);
 
   // While draining for shutdown, requests still arriving on kept-alive connections are turned away
@@ -84,6 +94,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     if (closing) reply.header('connection', 'close');
     if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
   });
+  installGateway(app, { config });
   await app.register(helmet, {
     contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
     crossOriginResourcePolicy: { policy: 'same-origin' },

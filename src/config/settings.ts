@@ -176,6 +176,92 @@ export const SETTINGS = [
     max: 4,
     doc: 'WAF paranoia level 1-4: higher levels run more rules (more detection, more false positives).',
   },
+  {
+    key: 'jsonMaxDepth',
+    env: 'BULWARK_JSON_MAX_DEPTH',
+    type: 'int',
+    min: 2,
+    max: 256,
+    doc: 'Deepest nesting of objects/arrays accepted in a JSON body.',
+  },
+  {
+    key: 'jsonMaxKeys',
+    env: 'BULWARK_JSON_MAX_KEYS',
+    type: 'int',
+    min: 1,
+    max: 100_000,
+    doc: 'Most members accepted in one JSON object.',
+  },
+  {
+    key: 'jsonMaxItems',
+    env: 'BULWARK_JSON_MAX_ITEMS',
+    type: 'int',
+    min: 1,
+    max: 1_000_000,
+    doc: 'Most items accepted in one JSON array.',
+  },
+  {
+    key: 'jsonMaxStringLength',
+    env: 'BULWARK_JSON_MAX_STRING_LENGTH',
+    type: 'int',
+    min: 16,
+    max: 50 * 1024 * 1024,
+    doc: 'Longest string (or key) accepted in a JSON body, in characters.',
+  },
+  {
+    key: 'maxHeaders',
+    env: 'BULWARK_MAX_HEADERS',
+    type: 'int',
+    min: 8,
+    max: 1000,
+    doc: 'Most request headers accepted (more: 431).',
+  },
+  {
+    key: 'maxHeaderBytes',
+    env: 'BULWARK_MAX_HEADER_BYTES',
+    type: 'int',
+    min: 1024,
+    max: 1024 * 1024,
+    doc: 'Largest total size of the request line and headers (more: 431).',
+  },
+  {
+    key: 'headersTimeoutMs',
+    env: 'BULWARK_HEADERS_TIMEOUT_MS',
+    type: 'int',
+    min: 1000,
+    max: 600_000,
+    doc: 'Time allowed to receive the request headers (slowloris protection).',
+  },
+  {
+    key: 'requestTimeoutMs',
+    env: 'BULWARK_REQUEST_TIMEOUT_MS',
+    type: 'int',
+    min: 1000,
+    max: 600_000,
+    doc: 'Time allowed to receive a whole request, body included.',
+  },
+  {
+    key: 'keepAliveTimeoutMs',
+    env: 'BULWARK_KEEP_ALIVE_TIMEOUT_MS',
+    type: 'int',
+    min: 100,
+    max: 600_000,
+    doc: 'How long an idle kept-alive connection stays open.',
+  },
+  {
+    key: 'maxConnections',
+    env: 'BULWARK_MAX_CONNECTIONS',
+    type: 'int',
+    min: 1,
+    max: 1_000_000,
+    doc: 'Most simultaneous connections per instance; more are refused at accept.',
+  },
+  {
+    key: 'corsOrigins',
+    env: 'BULWARK_CORS_ORIGINS',
+    type: 'list',
+    doc: 'Comma-separated browser origins allowed to call the API cross-origin (exact match). Empty: none.',
+  },
 ] as const satisfies readonly Setting[];
 
 export interface Config {
@@ -203,6 +289,17 @@ export interface Config {
   readonly trustProxy: readonly string[];
   readonly wafMode: 'block' | 'monitor';
   readonly wafParanoia: number;
+  readonly jsonMaxDepth: number;
+  readonly jsonMaxKeys: number;
+  readonly jsonMaxItems: number;
+  readonly jsonMaxStringLength: number;
+  readonly maxHeaders: number;
+  readonly maxHeaderBytes: number;
+  readonly headersTimeoutMs: number;
+  readonly requestTimeoutMs: number;
+  readonly keepAliveTimeoutMs: number;
+  readonly maxConnections: number;
+  readonly corsOrigins: readonly string[];
   /** Which secrets were generated for development rather than configured (production refuses these). */
   readonly generated: readonly ('bootstrapAdminTokens' | 'masterKeys')[];
 }
@@ -227,4 +324,15 @@ export const DEFAULTS = {
   trustProxy: [],
   wafMode: 'block',
   wafParanoia: 1,
+  jsonMaxDepth: 32,
+  jsonMaxKeys: 1000,
+  jsonMaxItems: 10_000,
+  jsonMaxStringLength: 1024 * 1024,
+  maxHeaders: 100,
+  maxHeaderBytes: 16 * 1024,
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  keepAliveTimeoutMs: 5_000,
+  maxConnections: 10_000,
+  corsOrigins: [],
 } as const satisfies Partial<Record<SettingKey, unknown>>;
