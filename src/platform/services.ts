@@ -1,4 +1,5 @@
 import type { Config } from '../config/index.ts';
+import { type Crypto, createCrypto, type KeyScope } from './crypto/index.ts';
 import { type Database, openDatabase } from './db/index.ts';
 import { type EventBus, openBus, type Relay, startRelay } from './events/index.ts';
 import { type Kv, openKv } from './kv/index.ts';
@@ -10,6 +11,8 @@ export interface Services {
   readonly kv: Kv;
   readonly bus: EventBus;
   readonly relay: Relay;
+  /** Master keys, per-tenant envelope encryption, signing key ring. */
+  readonly crypto: Crypto;
   close(): Promise<void>;
 }
 
@@ -38,6 +41,14 @@ export async function openServices(
       const { applied } = await db.migrate();
       if (applied.length) logger.info({ applied }, 'migrations applied');
     }
+    const crypto = createCrypto({ db, masterKeys: config.masterKeys });
+    const usage = await crypto.kekUsage();
+    if (usage.missing.length) {
+      logger.error(
+        { missing: usage.missing },
+        'data keys are wrapped by master keys that are not configured',
+      );
+    }
     const kv = await openKv({
       redisUrl: config.redisUrl,
       prefix: config.kvPrefix,
@@ -51,10 +62,17 @@ export async function openServices(
       logger,
     });
     opened.push(bus);
+    // Every instance must hear these (not durable): caches of shredded or rotated keys are dropped.
+    await bus.subscribe('crypto.data_key.destroyed', async (e) => {
+      if (e.tenantId) crypto.envelope.evict(e.tenantId, e.payload.scope as KeyScope);
+    });
+    await bus.subscribe('crypto.signing_key.*', async (e) =>
+      crypto.signing.refresh(String(e.payload.purpose)),
+    );
     const relay = startRelay({ db, bus, pollMs: config.outboxPollMs, logger });
     opened.push({ close: () => relay.stop() });
     logger.info({ database: db.kind, kv: kv.kind, bus: bus.kind }, 'services open');
-    return { db, kv, bus, relay, close: closeAll };
+    return { db, kv, bus, relay, crypto, close: closeAll };
   } catch (err) {
     await closeAll();
     throw err;

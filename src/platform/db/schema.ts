@@ -10,6 +10,7 @@
 import { sql } from 'drizzle-orm';
 import {
   bigserial,
+  check,
   foreignKey,
   index,
   integer,
@@ -20,6 +21,7 @@ import {
   text,
   timestamp,
   unique,
+  uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core';
 
@@ -123,6 +125,95 @@ export const outbox = pgTable(
   },
   (t) => [
     index('outbox_unpublished_idx').on(t.seq).where(sql`${t.publishedAt} is null`),
+    tenantPolicy('tenant_id'),
+  ],
+).enableRLS();
+
+const timestampTz = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
+
+/**
+ * Data-encryption keys (DEKs) of envelope encryption (DESIGN invariant 6), owned by
+ * `platform/crypto`. Each key encrypts the fields of one scope of one tenant (`tenant`, or
+ * `subject:<id>` so that one person's data can be erased alone) and is stored only WRAPPED by a
+ * master key (KEK, `kek_id`). Destroying a key (crypto-shredding) removes the wrapped material for
+ * good; the row stays, so a later read can say "erased" rather than "not found".
+ */
+export const dataKeys = pgTable(
+  'data_keys',
+  {
+    id: uuid('id').primaryKey(),
+    tenantId: uuid('tenant_id')
+      .notNull()
+      .references(() => tenants.id),
+    scope: text('scope').notNull(),
+    /** `encryption` keys seal fields; the one `blind-index` key per tenant feeds HKDF for lookups. */
+    purpose: text('purpose', { enum: ['encryption', 'blind-index'] }).notNull(),
+    status: text('status', { enum: ['active', 'retired', 'destroyed'] })
+      .notNull()
+      .default('active'),
+    kekId: text('kek_id'),
+    wrappedKey: text('wrapped_key'),
+    createdAt: createdAt(),
+    retiredAt: timestampTz('retired_at'),
+    destroyedAt: timestampTz('destroyed_at'),
+  },
+  (t) => [
+    // At most one active key per scope and purpose: instances creating the first key together
+    // race on this index (INSERT ... ON CONFLICT DO NOTHING), not on application locks.
+    uniqueIndex('data_keys_one_active_idx')
+      .on(t.tenantId, t.scope, t.purpose)
+      .where(sql`${t.status} = 'active'`),
+    index('data_keys_tenant_scope_idx').on(t.tenantId, t.scope),
+    check('data_keys_status_check', sql`${t.status} in ('active', 'retired', 'destroyed')`),
+    // A destroyed key holds no material, and a live key always does.
+    check(
+      'data_keys_material_check',
+      sql`(${t.status} = 'destroyed') = (${t.wrappedKey} is null) and (${t.wrappedKey} is null) = (${t.kekId} is null)`,
+    ),
+    tenantPolicy('tenant_id'),
+  ],
+).enableRLS();
+
+/**
+ * Asymmetric signing keys (OAuth tokens and JWKS, audit checkpoints, webhook signatures), owned by
+ * `platform/crypto`. Platform keys have no tenant (invisible to `bulwark_app`, read by the system);
+ * `tenant_id` is there for per-tenant keys. The private key is stored wrapped by a master key.
+ * Life cycle: pending (published, never signs) -> active (signs) -> retired (verifies until
+ * `verify_until`) ; revoked at any time (material deleted, unpublished).
+ */
+export const signingKeys = pgTable(
+  'signing_keys',
+  {
+    /** RFC 7638 JWK thumbprint (SHA-256, base64url) of the public key. */
+    kid: text('kid').primaryKey(),
+    tenantId: uuid('tenant_id').references(() => tenants.id),
+    purpose: text('purpose').notNull(),
+    alg: text('alg', { enum: ['ES256', 'PS256', 'EdDSA'] }).notNull(),
+    state: text('state', { enum: ['pending', 'active', 'retired', 'revoked'] }).notNull(),
+    publicJwk: jsonb('public_jwk').notNull(),
+    kekId: text('kek_id'),
+    privateKey: text('private_key'),
+    createdAt: timestampTz('created_at').notNull(),
+    activatedAt: timestampTz('activated_at'),
+    retiredAt: timestampTz('retired_at'),
+    verifyUntil: timestampTz('verify_until'),
+    revokedAt: timestampTz('revoked_at'),
+  },
+  (t) => [
+    // One signing key per purpose at a time; platform keys (no tenant) and tenant keys apart,
+    // because NULLs are distinct in a unique index.
+    uniqueIndex('signing_keys_one_active_platform_idx')
+      .on(t.purpose)
+      .where(sql`${t.state} = 'active' and ${t.tenantId} is null`),
+    uniqueIndex('signing_keys_one_active_tenant_idx')
+      .on(t.tenantId, t.purpose)
+      .where(sql`${t.state} = 'active' and ${t.tenantId} is not null`),
+    index('signing_keys_purpose_idx').on(t.purpose, t.state),
+    check('signing_keys_state_check', sql`${t.state} in ('pending', 'active', 'retired', 'revoked')`),
+    check(
+      'signing_keys_material_check',
+      sql`(${t.privateKey} is null) = (${t.kekId} is null) and (${t.state} <> 'revoked' or ${t.privateKey} is null) and (${t.state} not in ('pending', 'active') or ${t.privateKey} is not null)`,
+    ),
     tenantPolicy('tenant_id'),
   ],
 ).enableRLS();
