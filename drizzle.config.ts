@@ -2,7 +2,8 @@ import { defineConfig } from 'drizzle-kit';
 
 export default defineConfig({
   dialect: 'postgresql',
-  schema: './src/platform/db/schema.ts',
+  // Each module may keep its tables in its own schema.ts; one migration set covers them all.
+  schema: ['./src/platform/db/schema.ts', './src/identity/schema.ts'],
   out: './drizzle',
   entities: { roles: { provider: '' } },
 });

@@ -90,6 +90,24 @@ export const apps = pgTable(
     clientId: text('client_id').notNull().unique(),
     /** SHA-256 of the generated client secret; the secret itself is shown once and never stored. */
     secretHash: text('secret_hash'),
+    /**
+     * OAuth client metadata (RFC 7591 names). Partner back-ends authenticate with private_key_jwt
+     * (their public `jwks`) or mTLS (`tls_client_auth` by subject DN, `self_signed_tls_client_auth`
+     * by the certificate in `jwks`); client secrets are not accepted by the FAPI profile.
+     */
+    authMethod: text('auth_method', {
+      enum: ['private_key_jwt', 'tls_client_auth', 'self_signed_tls_client_auth'],
+    })
+      .notNull()
+      .default('private_key_jwt'),
+    jwks: jsonb('jwks').$type<{ keys: Record<string, unknown>[] }>(),
+    tlsSubjectDn: text('tls_subject_dn'),
+    redirectUris: jsonb('redirect_uris').$type<string[]>().notNull().default(sql`'[]'::jsonb`),
+    grantTypes: jsonb('grant_types')
+      .$type<string[]>()
+      .notNull()
+      .default(sql`'["client_credentials"]'::jsonb`),
+    scope: text('scope').notNull().default(''),
     environment: text('environment', { enum: ['sandbox', 'live'] })
       .notNull()
       .default('sandbox'),
