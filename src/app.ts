@@ -8,6 +8,7 @@ import { bootstrapAdminAuthenticator } from './gateway/bootstrap-admin.ts';
 import { applyServerLimits, serverLimits } from './gateway/edges.ts';
 import { installGateway } from './gateway/index.ts';
 import { healthRoutes } from './health/index.ts';
+import { oauthRoutes, startOAuthServer } from './identity/oauth/index.ts';
 import { AppError, HttpErrors } from './platform/errors/index.ts';
 import { installJsonBodyParser } from './platform/http/json-body.ts';
 import { clientErrorHandler, installProblemHandlers } from './platform/http/problems.ts';
@@ -109,6 +110,11 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     await pub.register(healthRoutes, { services });
     await apiDescriptionRoutes(pub);
   });
+
+  // Authorization server: OAuth 2.0 / OIDC at FAPI 2.0 (`/oauth/*`, discovery at the root).
+  const oauth = await startOAuthServer({ config, services, logger });
+  app.addHook('onClose', async () => oauth.close());
+  await app.register(oauthRoutes, { handle: oauth.handle });
 
   // Admin face: everything behind the bootstrap admin credential (until OAuth + MFA replaces it).
   const tenants = new TenantService(services.db);

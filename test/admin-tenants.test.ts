@@ -1,7 +1,13 @@
+import { generateKeyPairSync } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminHeaders, testApp } from './support/app.ts';
 import { dbBackends, freshDatabaseUrl } from './support/backends.ts';
+
+const publicJwk = () => ({
+  ...generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'jwk' }),
+  kid: 'k1',
+});
 
 describe.each(dbBackends)('admin API on $name: tenants, partners and apps', (backend) => {
   let app: FastifyInstance;
@@ -20,7 +26,7 @@ describe.each(dbBackends)('admin API on $name: tenants, partners and apps', (bac
     await dispose();
   });
 
-  it('creates a tenant, a partner and an app whose secret is shown once', async () => {
+  it('creates a tenant, a partner and an app registered with its public keys', async () => {
     const tenant = await post('/admin/tenants', { slug: 'acme-insurance', name: 'Acme Insurance' });
     expect(tenant.statusCode).toBe(201);
     expect(tenant.json()).toMatchObject({ slug: 'acme-insurance', name: 'Acme Insurance', status: 'active' });
@@ -31,20 +37,67 @@ describe.each(dbBackends)('admin API on $name: tenants, partners and apps', (bac
     expect(partner.json()).toMatchObject({ tenantId, name: 'Quick Cover' });
     const partnerId = partner.json().id;
 
+    const jwks = { keys: [publicJwk()] };
     const created = await post(`/admin/tenants/${tenantId}/partners/${partnerId}/apps`, {
       name: 'Quick Cover web',
+      jwks,
     });
-    expect(created.statusCode).toBe(201);
-    expect(created.headers['cache-control']).toBe('no-store');
-    const { app: registered, clientSecret } = created.json();
-    expect(registered).toMatchObject({ tenantId, partnerId, environment: 'sandbox' });
+    expect(created.statusCode, created.body).toBe(201);
+    const registered = created.json();
+    expect(registered).toMatchObject({
+      tenantId,
+      partnerId,
+      environment: 'sandbox',
+      authMethod: 'private_key_jwt',
+      grantTypes: ['client_credentials'],
+      jwks,
+    });
     expect(registered.clientId).toMatch(/^bwk_test_/);
-    expect(clientSecret).toMatch(/^[A-Za-z0-9_-]{43}$/);
-    expect(registered).not.toHaveProperty('secretHash');
 
     const listed = await get(`/admin/tenants/${tenantId}/partners/${partnerId}/apps`);
     expect(listed.json().items).toEqual([registered]);
-    expect(listed.body).not.toContain(clientSecret);
+
+    // rotation: the new key set replaces the old one
+    const next = { keys: [publicJwk(), { ...publicJwk(), kid: 'k2' }] };
+    const rotated = await app.inject({
+      method: 'PUT',
+      url: `/admin/tenants/${tenantId}/partners/${partnerId}/apps/${registered.id}/credentials`,
+      headers: adminHeaders,
+      payload: { jwks: next },
+    });
+    expect(rotated.statusCode, rotated.body).toBe(200);
+    expect(rotated.json().jwks).toEqual(next);
+  });
+
+  it('refuses client registrations that are not safe', async () => {
+    const tenantId = (await post('/admin/tenants', { slug: 'reg-rules', name: 'R' })).json().id;
+    const partnerId = (await post(`/admin/tenants/${tenantId}/partners`, { name: 'P' })).json().id;
+    const url = `/admin/tenants/${tenantId}/partners/${partnerId}/apps`;
+    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const cases: [object, string][] = [
+      [{ name: 'no keys' }, 'APP_CREDENTIALS_MISSING'],
+      [{ name: 'private', jwks: { keys: [privateKey.export({ format: 'jwk' })] } }, 'APP_JWKS_INVALID'],
+      [{ name: 'hmac', jwks: { keys: [{ kty: 'oct', k: 'c2VjcmV0' }] } }, 'APP_JWKS_INVALID'],
+      [{ name: 'mtls', authMethod: 'tls_client_auth' }, 'APP_CREDENTIALS_MISSING'],
+      [
+        {
+          name: 'http',
+          jwks: { keys: [publicJwk()] },
+          grantTypes: ['authorization_code'],
+          redirectUris: ['http://evil.example/cb'],
+        },
+        'APP_REDIRECT_URI_INVALID',
+      ],
+      [
+        { name: 'scope', jwks: { keys: [publicJwk()] }, scope: 'payments:write admin:all' },
+        'APP_SCOPE_INVALID',
+      ],
+    ];
+    for (const [payload, code] of cases) {
+      const res = await post(url, payload);
+      expect(res.statusCode, JSON.stringify(payload)).toBe(400);
+      expect(res.json().code, JSON.stringify(payload)).toBe(code);
+    }
   });
 
   it('refuses a duplicate slug with 409', async () => {
@@ -87,7 +140,10 @@ describe.each(dbBackends)('admin API on $name: tenants, partners and apps', (bac
       'TENANT_NOT_FOUND',
     );
     const tenantId = (await post('/admin/tenants', { slug: 'has-no-partner', name: 'x' })).json().id;
-    const p = await post(`/admin/tenants/${tenantId}/partners/${ghost}/apps`, { name: 'x' });
+    const p = await post(`/admin/tenants/${tenantId}/partners/${ghost}/apps`, {
+      name: 'x',
+      jwks: { keys: [publicJwk()] },
+    });
     expect(p.statusCode).toBe(404);
     expect(p.json().code).toBe('PARTNER_NOT_FOUND');
   });
@@ -96,7 +152,10 @@ describe.each(dbBackends)('admin API on $name: tenants, partners and apps', (bac
     const a = (await post('/admin/tenants', { slug: 'iso-a', name: 'A' })).json().id;
     const b = (await post('/admin/tenants', { slug: 'iso-b', name: 'B' })).json().id;
     const partnerOfA = (await post(`/admin/tenants/${a}/partners`, { name: 'Only A' })).json().id;
-    const viaB = await post(`/admin/tenants/${b}/partners/${partnerOfA}/apps`, { name: 'x' });
+    const viaB = await post(`/admin/tenants/${b}/partners/${partnerOfA}/apps`, {
+      name: 'x',
+      jwks: { keys: [publicJwk()] },
+    });
     expect(viaB.statusCode).toBe(404);
     expect(viaB.json().code).toBe('PARTNER_NOT_FOUND');
     const listB = await get(`/admin/tenants/${b}/partners`);

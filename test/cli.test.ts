@@ -50,11 +50,11 @@ describe('bulwark command', () => {
     expect(migrate.output).toContain('Migrations up to date');
     const first = await runBulwark(['seed', '--demo', '--data-dir', dir]);
     expect(first.code, first.output).toBe(0);
-    expect(first.output).toMatch(/client secret [A-Za-z0-9_-]{43}/);
+    expect(first.output).toMatch(/private key {3}\{"kty":"EC"/);
     const second = await runBulwark(['seed', '--demo', '--data-dir', dir]);
     expect(second.code).toBe(0);
     expect(second.output).toContain('Demo data present');
-    expect(second.output).not.toMatch(/client secret [A-Za-z0-9_-]{43}/);
+    expect(second.output).not.toContain('"d":');
   });
 
   it('serves the demo on PGlite: ready within 20 s with the demo tenant, and drains on SIGTERM', async () => {
@@ -84,7 +84,7 @@ describe('bulwark command', () => {
         'the demo tenant',
       );
       expect(tenants.map((t) => t.slug)).toContain('demo-insurer');
-      expect(server.output()).toContain('client secret');
+      expect(server.output()).toContain('private key');
     } finally {
       server.child.kill('SIGTERM');
     }

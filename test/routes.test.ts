@@ -11,7 +11,15 @@ describe('every route', () => {
   afterAll(() => app.close());
 
   // DESIGN invariant 1: everything but an explicit public allow-list needs authentication.
-  const PUBLIC = [/^\/healthz$/, /^\/readyz$/, /^\/openapi\.json$/, /^\/docs(\/|$)/];
+  const PUBLIC = [
+    /^\/healthz$/,
+    /^\/readyz$/,
+    /^\/openapi\.json$/,
+    /^\/docs(\/|$)/,
+    // the authorization server authenticates its clients itself (private_key_jwt / mTLS)
+    /^\/oauth\/\*$/,
+    /^\/\.well-known\/openid-configuration$/,
+  ];
 
   it('declares its access, and only the allow-list is public', () => {
     const routes = app.routeTable();

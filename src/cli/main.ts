@@ -49,9 +49,9 @@ function printDemo(seed: DemoSeed, config: Config, out: (s: string) => void) {
     `  tenant id     ${seed.tenantId}   (slug demo-insurer)`,
     `  partner id    ${seed.partnerId}`,
     `  client id     ${seed.clientId}`,
-    seed.clientSecret
-      ? `  client secret ${seed.clientSecret}   (shown once; only its hash is stored)`
-      : '  client secret (shown when it was created; register a new app to get another)',
+    seed.privateJwk
+      ? `  private key   ${JSON.stringify(seed.privateJwk)}\n                (ES256 JWK for private_key_jwt and DPoP; shown once, only the public key is stored)`
+      : '  private key   (shown when the app was created; rotate with PUT …/apps/{appId}/credentials)',
   ];
   if (config.generated.includes('bootstrapAdminTokens')) {
     lines.push(

@@ -17,6 +17,29 @@ const Partner = Type.Object(
   { id: Uuid, tenantId: Uuid, name: Type.String(), status: Status, createdAt: Timestamp },
   { additionalProperties: false },
 );
+const AuthMethod = Type.Union([
+  Type.Literal('private_key_jwt'),
+  Type.Literal('tls_client_auth'),
+  Type.Literal('self_signed_tls_client_auth'),
+]);
+const GrantType = Type.Union([
+  Type.Literal('client_credentials'),
+  Type.Literal('authorization_code'),
+  Type.Literal('refresh_token'),
+]);
+// A JWK's members vary by key type; checkPublicJwks (credentials.ts) enforces what is allowed.
+const Jwk = Type.Record(Type.String({ maxLength: 16 }), Type.Unknown(), { maxProperties: 16 });
+const Jwks = Type.Object(
+  { keys: Type.Array(Jwk, { minItems: 1, maxItems: 10 }) },
+  { additionalProperties: false },
+);
+const SubjectDn = Type.String({ minLength: 3, maxLength: 1024 });
+const Scope = Type.String({ maxLength: 1024, pattern: '^[a-z_:]*( [a-z_:]+)*$' });
+const RedirectUris = Type.Array(Type.String({ format: 'uri', maxLength: 2048 }), {
+  maxItems: 10,
+  uniqueItems: true,
+});
+
 const App = Type.Object(
   {
     id: Uuid,
@@ -26,6 +49,12 @@ const App = Type.Object(
     clientId: Type.String(),
     environment: Environment,
     status: Status,
+    authMethod: AuthMethod,
+    jwks: Type.Optional(Jwks),
+    tlsSubjectDn: Type.Optional(Type.String()),
+    redirectUris: Type.Array(Type.String()),
+    grantTypes: Type.Array(GrantType),
+    scope: Type.String(),
     createdAt: Timestamp,
   },
   { additionalProperties: false },
@@ -33,6 +62,10 @@ const App = Type.Object(
 
 const TenantParams = Type.Object({ tenantId: Uuid }, { additionalProperties: false });
 const PartnerParams = Type.Object({ tenantId: Uuid, partnerId: Uuid }, { additionalProperties: false });
+const AppParams = Type.Object(
+  { tenantId: Uuid, partnerId: Uuid, appId: Uuid },
+  { additionalProperties: false },
+);
 const admin = { tags: ['admin: tenants'], security: [{ bootstrapAdmin: [] }] };
 
 /** The one place tenant domain errors become HTTP. */
@@ -124,27 +157,60 @@ export const tenantRoutes: FastifyPluginAsyncTypebox<{ service: TenantService }>
     {
       schema: {
         ...admin,
-        summary: 'Register a partner app; its client secret is returned once',
+        summary: 'Register a partner app (OAuth client) with its public keys or certificate subject',
         params: PartnerParams,
         body: Type.Object(
-          { name: Name, environment: Type.Optional(Environment) },
+          {
+            name: Name,
+            environment: Type.Optional(Environment),
+            authMethod: Type.Optional(AuthMethod),
+            jwks: Type.Optional(Jwks),
+            tlsSubjectDn: Type.Optional(SubjectDn),
+            redirectUris: Type.Optional(RedirectUris),
+            grantTypes: Type.Optional(Type.Array(GrantType, { minItems: 1, maxItems: 3, uniqueItems: true })),
+            scope: Type.Optional(Scope),
+          },
           { additionalProperties: false },
         ),
-        response: {
-          201: Type.Object({ app: App, clientSecret: Type.String() }, { additionalProperties: false }),
-          ...problems(400, 401, 404, 415),
-        },
+        response: { 201: App, ...problems(400, 401, 404, 415) },
       },
     },
     async (req, reply) => {
       const { tenantId, partnerId } = req.params;
+      const b = req.body;
       const created = await service
         .createApp(tenantId, partnerId, {
-          name: req.body.name,
-          environment: req.body.environment ?? 'sandbox',
+          name: b.name,
+          environment: b.environment ?? 'sandbox',
+          authMethod: b.authMethod ?? 'private_key_jwt',
+          jwks: b.jwks,
+          tlsSubjectDn: b.tlsSubjectDn,
+          redirectUris: b.redirectUris ?? [],
+          grantTypes: b.grantTypes ?? ['client_credentials'],
+          scope: b.scope ?? '',
         })
         .catch(http);
-      return reply.code(201).header('cache-control', 'no-store').send(created);
+      return reply.code(201).send(created);
+    },
+  );
+
+  app.put(
+    '/tenants/:tenantId/partners/:partnerId/apps/:appId/credentials',
+    {
+      schema: {
+        ...admin,
+        summary: 'Rotate an app’s keys (JWKS) or certificate subject',
+        params: AppParams,
+        body: Type.Object(
+          { jwks: Type.Optional(Jwks), tlsSubjectDn: Type.Optional(SubjectDn) },
+          { additionalProperties: false, minProperties: 1 },
+        ),
+        response: { 200: App, ...problems(400, 401, 404, 415) },
+      },
+    },
+    async (req) => {
+      const { tenantId, partnerId, appId } = req.params;
+      return service.rotateAppCredentials(tenantId, partnerId, appId, req.body).catch(http);
     },
   );
 

@@ -1,8 +1,8 @@
-import { createHash } from 'node:crypto';
 import type { Database } from '../platform/db/index.ts';
 import { isUniqueViolation } from '../platform/db/index.ts';
 import { enqueue } from '../platform/events/index.ts';
 import { randomToken, uuidv7 } from '../platform/ids.ts';
+import { type AppCredentials, checkAppCredentials, type Jwks } from './credentials.ts';
 import { TenantError } from './errors.ts';
 import * as store from './store.ts';
 
@@ -20,7 +20,7 @@ export interface Partner {
   status: 'active' | 'suspended';
   createdAt: string;
 }
-export interface App {
+export interface App extends AppCredentials {
   id: string;
   tenantId: string;
   partnerId: string;
@@ -40,11 +40,19 @@ const iso = <T extends { createdAt: Date }>(row: T): Omit<T, 'createdAt'> & { cr
   createdAt: row.createdAt.toISOString(),
 });
 
+function toApp(row: store.AppRow): App {
+  const { jwks, tlsSubjectDn, grantTypes, ...rest } = iso(row);
+  return {
+    ...rest,
+    grantTypes: grantTypes as App['grantTypes'],
+    ...(jwks ? { jwks } : {}),
+    ...(tlsSubjectDn ? { tlsSubjectDn } : {}),
+  };
+}
+
 function page<T extends { id: string }>(rows: T[], limit: number): PageResult<T> {
   return { items: rows, nextCursor: rows.length === limit ? (rows.at(-1)?.id ?? null) : null };
 }
-
-export const hashClientSecret = (secret: string) => createHash('sha256').update(secret).digest('hex');
 
 /**
  * Tenants (insurers), their partners and the partners' apps. The bootstrap admin works across
@@ -111,15 +119,18 @@ export class TenantService {
     return row && iso(row);
   }
 
-  /** Registers an app; its client secret is returned this once and only its hash is kept. */
+  /**
+   * Registers a partner app as an OAuth client. It authenticates with its own keys (private_key_jwt)
+   * or certificate (mTLS); Bulwark holds no secret of it.
+   */
   async createApp(
     tenantId: string,
     partnerId: string,
-    input: { name: string; environment: 'sandbox' | 'live' },
-  ): Promise<{ app: App; clientSecret: string }> {
+    input: { name: string; environment: 'sandbox' | 'live' } & AppCredentials,
+  ): Promise<App> {
+    checkAppCredentials(input);
     return this.db.withTenant(tenantId, async (tx) => {
       if (!(await store.findPartner(tx, tenantId, partnerId))) throw new TenantError('PARTNER_NOT_FOUND');
-      const clientSecret = randomToken(32);
       const row = await store.insertApp(tx, {
         id: uuidv7(),
         tenantId,
@@ -127,11 +138,53 @@ export class TenantService {
         name: input.name,
         environment: input.environment,
         clientId: `bwk_${input.environment === 'live' ? 'live' : 'test'}_${randomToken(12)}`,
-        secretHash: hashClientSecret(clientSecret),
+        authMethod: input.authMethod,
+        jwks: input.jwks ?? null,
+        tlsSubjectDn: input.tlsSubjectDn ?? null,
+        redirectUris: input.redirectUris,
+        grantTypes: input.grantTypes,
+        scope: input.scope,
       });
-      const app = iso(row);
-      await enqueue(tx, { topic: 'app.created', tenantId, payload: { app } });
-      return { app, clientSecret };
+      const app = toApp(row);
+      await enqueue(tx, {
+        topic: 'app.created',
+        tenantId,
+        payload: { appId: app.id, clientId: app.clientId },
+      });
+      return app;
+    });
+  }
+
+  /** Replaces an app's keys or certificate subject: how a partner rotates its credentials. */
+  async rotateAppCredentials(
+    tenantId: string,
+    partnerId: string,
+    appId: string,
+    input: { jwks?: Jwks | undefined; tlsSubjectDn?: string | undefined },
+  ): Promise<App> {
+    return this.db.withTenant(tenantId, async (tx) => {
+      const current = await store.findApp(tx, tenantId, partnerId, appId);
+      if (!current) throw new TenantError('APP_NOT_FOUND');
+      const next = {
+        authMethod: current.authMethod,
+        jwks: input.jwks ?? current.jwks ?? undefined,
+        tlsSubjectDn: input.tlsSubjectDn ?? current.tlsSubjectDn ?? undefined,
+        redirectUris: current.redirectUris,
+        grantTypes: current.grantTypes as AppCredentials['grantTypes'],
+        scope: current.scope,
+      };
+      checkAppCredentials(next);
+      const row = await store.updateAppCredentials(tx, tenantId, appId, {
+        jwks: next.jwks ?? null,
+        tlsSubjectDn: next.tlsSubjectDn ?? null,
+      });
+      const app = toApp(row!);
+      await enqueue(tx, {
+        topic: 'app.credentials_rotated',
+        tenantId,
+        payload: { appId, clientId: app.clientId },
+      });
+      return app;
     });
   }
 
@@ -145,6 +198,6 @@ export class TenantService {
       if (!(await store.findPartner(tx, tenantId, partnerId))) throw new TenantError('PARTNER_NOT_FOUND');
       return store.listApps(tx, tenantId, partnerId, { limit, after });
     });
-    return page(rows.map(iso), limit);
+    return page(rows.map(toApp), limit);
   }
 }

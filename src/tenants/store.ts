@@ -87,6 +87,12 @@ const appColumns = {
   clientId: apps.clientId,
   environment: apps.environment,
   status: apps.status,
+  authMethod: apps.authMethod,
+  jwks: apps.jwks,
+  tlsSubjectDn: apps.tlsSubjectDn,
+  redirectUris: apps.redirectUris,
+  grantTypes: apps.grantTypes,
+  scope: apps.scope,
   createdAt: apps.createdAt,
 };
 
@@ -108,4 +114,31 @@ export function listApps(tx: Tx, tenantId: string, partnerId: string, page: Page
     )
     .orderBy(asc(apps.id))
     .limit(page.limit);
+}
+
+export async function findApp(
+  tx: Tx,
+  tenantId: string,
+  partnerId: string,
+  appId: string,
+): Promise<AppRow | undefined> {
+  const [row] = await tx
+    .select(appColumns)
+    .from(apps)
+    .where(and(eq(apps.tenantId, tenantId), eq(apps.partnerId, partnerId), eq(apps.id, appId)));
+  return row;
+}
+
+export async function updateAppCredentials(
+  tx: Tx,
+  tenantId: string,
+  appId: string,
+  set: Pick<typeof apps.$inferInsert, 'jwks' | 'tlsSubjectDn'>,
+): Promise<AppRow | undefined> {
+  const [row] = await tx
+    .update(apps)
+    .set(set)
+    .where(and(eq(apps.tenantId, tenantId), eq(apps.id, appId)))
+    .returning(appColumns);
+  return row;
 }
