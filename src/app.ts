@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import helmet from '@fastify/helmet';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import { type Authorizer, compileAuthorizer } from './access/index.ts';
 import type { Config } from './config/index.ts';
 import { apiDescriptionRoutes, registerApiDescription } from './docs/index.ts';
 import { bootstrapAdminAuthenticator } from './gateway/bootstrap-admin.ts';
@@ -25,6 +26,8 @@ declare module 'fastify' {
     readonly services: Services;
     /** Every registered route with its declared access (for the invariant test and the console). */
     readonly routeTable: () => RegisteredRoute[];
+    /** Cedar policies (base + per tenant), compiled once at boot. */
+    readonly authz: Authorizer;
   }
 }
 
@@ -65,6 +68,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   app.decorate('config', config);
   app.decorate('services', services);
   app.decorate('routeTable', guardRoutes(app));
+  app.decorate('authz', compileAuthorizer());
   app.setValidatorCompiler(validatorCompiler());
   // JSON only: anything else is refused with 415 rather than half-understood.
   installJsonBodyParser(app, {
