@@ -4,9 +4,13 @@
  *   bulwark  — the real app (buildApp) on the embedded defaults, with a seeded tenant.
  * Prints one JSON line `{ ready, port, tenantId?, token? }` when listening.
  */
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import Fastify from 'fastify';
 import { buildApp } from '../src/app.ts';
 import { loadConfig } from '../src/config/index.ts';
+import { DEFAULT_POLICIES, type RateLimitPolicy } from '../src/gateway/rate-limit/index.ts';
 import { createLogger } from '../src/platform/log.ts';
 import { TenantService } from '../src/tenants/index.ts';
 
@@ -28,6 +32,19 @@ if (kind === 'bare') {
   await app.listen({ port, host: '127.0.0.1' });
   console.log(JSON.stringify({ ready: true, port, tenantId: tenant.id, token }));
 } else if (kind === 'bulwark') {
+  // The whole pipeline runs, rate-limit checks included, with limits the load cannot reach.
+  const limitsFile = join(tmpdir(), `bulwark-bench-limits-${process.pid}.json`);
+  const scale = (p: RateLimitPolicy) => ({ ...p, limit: p.limit * 100_000, burst: p.burst * 100_000 });
+  writeFileSync(
+    limitsFile,
+    JSON.stringify({
+      ...DEFAULT_POLICIES,
+      base: DEFAULT_POLICIES.base.map(scale),
+      classes: Object.fromEntries(
+        Object.entries(DEFAULT_POLICIES.classes).map(([k, c]) => [k, { ...c, limits: c.limits.map(scale) }]),
+      ),
+    }),
+  );
   const config = loadConfig({
     env: {
       NODE_ENV: 'test',
@@ -35,6 +52,7 @@ if (kind === 'bare') {
       BULWARK_LOG_LEVEL: 'silent',
       BULWARK_BOOTSTRAP_ADMIN_TOKENS: token,
       BULWARK_PORT: String(port),
+      BULWARK_RATE_LIMITS_FILE: limitsFile,
       // Measure on PostgreSQL/Redis/NATS when their URLs are set, on the embedded defaults otherwise.
       ...(process.env.DATABASE_URL ? { DATABASE_URL: process.env.DATABASE_URL } : {}),
       ...(process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL } : {}),

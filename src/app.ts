@@ -99,7 +99,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     if (closing) reply.header('connection', 'close');
     if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
   });
-  installGateway(app, { config });
+  const gateway = installGateway(app, { config, services, logger });
   await app.register(helmet, {
     contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
     crossOriginResourcePolicy: { policy: 'same-origin' },
@@ -126,6 +126,10 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     async (admin) => {
       setContextAccess(admin, 'bootstrap-admin');
       admin.addHook('preValidation', bootstrapAdminAuthenticator(config.bootstrapAdminTokens));
+      admin.addHook(
+        'preValidation',
+        gateway.rateLimit.perPrincipalHook(() => ({ clientId: 'bootstrap-admin' })),
+      );
       await admin.register(tenantRoutes, { service: tenants });
     },
     { prefix: '/admin' },

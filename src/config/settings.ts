@@ -257,6 +257,12 @@ export const SETTINGS = [
     doc: 'Most simultaneous connections per instance; more are refused at accept.',
   },
   {
+    key: 'rateLimitsFile',
+    env: 'BULWARK_RATE_LIMITS_FILE',
+    type: 'path',
+    doc: 'JSON file with the rate-limit policy table (base, classes, plans, defaultPlan) replacing the built-in defaults.',
+  },
+  {
     key: 'corsOrigins',
     env: 'BULWARK_CORS_ORIGINS',
     type: 'list',
@@ -300,6 +306,7 @@ export interface Config {
   readonly keepAliveTimeoutMs: number;
   readonly maxConnections: number;
   readonly corsOrigins: readonly string[];
+  readonly rateLimitsFile: string | undefined;
   /** Which secrets were generated for development rather than configured (production refuses these). */
   readonly generated: readonly ('bootstrapAdminTokens' | 'masterKeys')[];
 }

@@ -1,9 +1,26 @@
+import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config/index.ts';
+import type { Logger } from '../platform/log.ts';
+import type { Services } from '../platform/services.ts';
 import { cors, limitHeaderCount, refuseUnknownMethods } from './edges.ts';
+import {
+  createRateLimiter,
+  createRateLimitHooks,
+  DEFAULT_POLICIES,
+  type PolicyTable,
+  type RateLimitHooks,
+} from './rate-limit/index.ts';
 
 export interface GatewayDeps {
   readonly config: Config;
+  readonly services: Services;
+  readonly logger: Logger;
+}
+
+export interface Gateway {
+  /** Per-principal limits, for each authenticated face to add right after its authenticator. */
+  readonly rateLimit: RateLimitHooks;
 }
 
 /**
@@ -11,19 +28,31 @@ export interface GatewayDeps {
  * rejections come first; each step is one small function. Read top to bottom:
  *
  *   onRequest     method allow-list -> header count -> CORS (preflight answered here)
- *                 [IP rules -> per-IP rate limit -> WAF on line, headers, cookies: issue 5]
+ *                 -> per-IP rate limit (IPv6 per /64)
+ *                 [IP rules -> WAF on line, headers, cookies]
  *   preParsing    [WAF on the raw body]
  *   (parsing)     JSON only, structural limits, duplicate and __proto__ keys (platform/http/json-body)
- *   preValidation authenticate (installed per face: admin, partner API)
- *                 [per-client rate limit / quota]
+ *   preValidation authenticate (installed per face: admin, OAuth, partner API)
+ *                 -> per-client / per-user / per-tenant rate limit and monthly quota (per face)
  *   (validation)  strict schemas: closed objects, no coercion
  *   preHandler    [authorize -> idempotency -> SCA]
  *   onSend        request id, security headers (app.ts)
  *
- * Steps in brackets arrive with the gateway, identity and domain issues.
+ * Steps in brackets arrive with the rest of the gateway, identity and domain work.
  */
-export function installGateway(app: FastifyInstance, { config }: GatewayDeps): void {
+export function installGateway(app: FastifyInstance, { config, services, logger }: GatewayDeps): Gateway {
+  const policies = config.rateLimitsFile
+    ? (JSON.parse(readFileSync(config.rateLimitsFile, 'utf8')) as PolicyTable)
+    : DEFAULT_POLICIES;
+  const limiter = createRateLimiter({ kv: services.kv, logger, policies });
+  const rateLimit = createRateLimitHooks(limiter);
+  app.addHook('onClose', async () => limiter.close());
+  // Route declarations (`config.rateLimit`) are checked as routes register: a bad one fails boot.
+  app.addHook('onRoute', rateLimit.checkRoute);
+
   app.addHook('onRequest', refuseUnknownMethods);
   app.addHook('onRequest', limitHeaderCount(config.maxHeaders));
   if (config.corsOrigins.length) app.addHook('onRequest', cors(config.corsOrigins));
+  app.addHook('onRequest', rateLimit.perIpHook);
+  return { rateLimit };
 }

@@ -33,5 +33,12 @@ export async function oauthRoutes(
 
   const hide = { schema: { hide: true } };
   app.get('/.well-known/openid-configuration', hide, handOver);
-  app.route({ method: ['GET', 'POST'], url: '/oauth/*', ...hide, handler: handOver });
+  // Token, PAR and authorization endpoints get the stricter `token` limits (fail closed).
+  app.route({
+    method: ['GET', 'POST'],
+    url: '/oauth/*',
+    ...hide,
+    config: { rateLimit: { class: 'token' } },
+    handler: handOver,
+  });
 }

@@ -2,7 +2,15 @@ import { type Kv, KvError } from './kv.ts';
 import { createMemoryKv } from './memory.ts';
 import { createRedisKv } from './redis.ts';
 
-export { checkTtl, type Kv, KvError } from './kv.ts';
+export {
+  checkTtl,
+  type Kv,
+  KvError,
+  type KvReply,
+  type KvScript,
+  type KvScriptArg,
+  type MemoryScriptStore,
+} from './kv.ts';
 export { createMemoryKv, type MemoryKvOptions } from './memory.ts';
 export { createRedisKv, type RedisKvOptions } from './redis.ts';
 

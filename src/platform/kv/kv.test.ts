@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redisUrl, uniqueName } from '../../../test/support/backends.ts';
-import { createMemoryKv, createRedisKv, type Kv, KvError, openKv } from './index.ts';
+import { createMemoryKv, createRedisKv, type Kv, KvError, type KvScript, openKv } from './index.ts';
 
 /**
  * One harness per backend so the same test bodies run on both. Time: the memory backend gets an
@@ -15,6 +15,8 @@ interface Backend {
   /** `n` handles that share `kv`'s state: separate connections on Redis, the one instance in memory. */
   peers(kv: Kv, prefix: string, n: number): Promise<Kv[]>;
   advance(ms: number): Promise<void>;
+  /** The clock scripts see: the injected one for memory, the wall clock (≈ Redis TIME) on Redis. */
+  now(): number;
   /** Removes what the run left behind (keys without expiry would otherwise stay on the shared Redis). */
   cleanup(prefixes: readonly string[]): Promise<void>;
 }
@@ -28,6 +30,7 @@ function memoryBackend(): Backend {
     advance: async (ms) => {
       clock += ms;
     },
+    now: () => clock,
     cleanup: async () => {},
   };
 }
@@ -39,6 +42,7 @@ function redisBackend(url: string): Backend {
     open,
     peers: (_kv, prefix, n) => Promise.all(Array.from({ length: n }, () => open(prefix))),
     advance: (ms) => sleep(ms),
+    now: () => Date.now(),
     cleanup: async (prefixes) => {
       const raw = new Redis(url);
       try {
@@ -53,6 +57,59 @@ function redisBackend(url: string): Backend {
     },
   };
 }
+
+/**
+ * Test scripts, each written for both backends. `bounded` admits while a counter is under a limit —
+ * the read-check-write shape rate limits need, which would race if split into separate commands.
+ */
+const bounded: KvScript<[number, number]> = {
+  name: 'test-bounded',
+  lua: `
+local n = tonumber(redis.call('GET', KEYS[1]) or '0')
+if n >= tonumber(ARGV[1]) then return {0, n} end
+redis.call('SET', KEYS[1], n + 1, 'PX', ARGV[2])
+return {1, n + 1}`,
+  memory: (store, keys, args) => {
+    const key = keys[0]!;
+    const n = Number(store.get(key) ?? '0');
+    if (n >= Number(args[0])) return [0, n];
+    store.set(key, String(n + 1), Number(args[1]));
+    return [1, n + 1];
+  },
+};
+
+/** Writes every key with the given TTL (0: none) and answers what it saw before, and the script's clock. */
+const swap: KvScript<[(string | null)[], (number | null)[], number]> = {
+  name: 'test-swap',
+  lua: `
+local before, ttls = {}, {}
+for i, key in ipairs(KEYS) do
+  before[i] = redis.call('GET', key)
+  local left = redis.call('PTTL', key)
+  if left >= 0 then ttls[i] = left else ttls[i] = false end
+  if tonumber(ARGV[2]) > 0 then redis.call('SET', key, ARGV[1], 'PX', ARGV[2])
+  else redis.call('SET', key, ARGV[1]) end
+end
+local t = redis.call('TIME')
+-- Lua tables stop at the first nil, so absent values travel as false (a null reply) in place.
+return {before, ttls, tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)}`,
+  memory: (store, keys, args, nowMs) => {
+    const before = keys.map((key) => store.get(key) ?? null);
+    const ttls = keys.map((key) => store.pttl(key) ?? null);
+    const ttl = Number(args[1]);
+    for (const key of keys) store.set(key, String(args[0]), ttl > 0 ? ttl : undefined);
+    return [before, ttls, nowMs];
+  },
+};
+
+const deleteAll: KvScript<number> = {
+  name: 'test-delete-all',
+  lua: `
+local n = 0
+for _, key in ipairs(KEYS) do n = n + redis.call('DEL', key) end
+return n`,
+  memory: (store, keys) => keys.filter((key) => store.del(key)).length,
+};
 
 const backends: readonly Backend[] = [memoryBackend(), ...(redisUrl ? [redisBackend(redisUrl)] : [])];
 
@@ -247,6 +304,72 @@ describe.each(backends)('kv on $name', (backend) => {
     });
   });
 
+  describe('script', () => {
+    // Regression guard for rate limits: check-then-write from many connections must not overshoot.
+    it('runs atomically: 200 concurrent callers against a limit of 10 admit exactly 10', async () => {
+      const clients = await peers(5);
+      const results = await Promise.all(
+        Array.from({ length: 200 }, (_, i) =>
+          clients[i % clients.length]!.script(bounded, ['gate'], [10, 10_000]),
+        ),
+      );
+      expect(results.filter(([ok]) => ok === 1)).toHaveLength(10);
+      expect([...results.filter(([ok]) => ok === 1).map(([, n]) => n)].sort((a, b) => a - b)).toEqual(
+        Array.from({ length: 10 }, (_, i) => i + 1),
+      );
+      expect(await kv.get('gate')).toBe('10');
+    });
+
+    it('sees and writes the same keys as the other operations, under the prefix', async () => {
+      await kv.set('s-a', 'old');
+      const [before, ttls, now] = await kv.script(swap, ['s-a', 's-b'], ['new', 0]);
+      expect(before).toEqual(['old', null]);
+      expect(ttls).toEqual([null, null]);
+      expect(Math.abs(now - backend.now())).toBeLessThan(5_000);
+      expect(await kv.get('s-a')).toBe('new');
+      expect(await kv.get('s-b')).toBe('new');
+      const other = await open(`${uniqueName('t')}:`);
+      expect(await other.get('s-a')).toBeUndefined();
+      const [otherBefore] = await other.script(swap, ['s-a'], ['theirs', 0]);
+      expect(otherBefore).toEqual([null]);
+      expect(await kv.get('s-a')).toBe('new');
+      expect(await kv.script(deleteAll, ['s-a', 's-b', 's-missing'], [])).toBe(2);
+      expect(await kv.get('s-a')).toBeUndefined();
+    });
+
+    it('applies expiry set inside the script, and reports remaining lifetime', async () => {
+      await kv.script(swap, ['s-ttl'], ['v', 150]);
+      const [, ttls] = await kv.script(swap, ['s-ttl'], ['v2', 150]);
+      expect(ttls[0]).toBeGreaterThan(0);
+      expect(ttls[0]).toBeLessThanOrEqual(150);
+      await backend.advance(250);
+      expect(await kv.get('s-ttl')).toBeUndefined();
+      const [before] = await kv.script(swap, ['s-ttl'], ['v3', 150]);
+      expect(before).toEqual([null]);
+    });
+
+    it('propagates an error raised by the script', async () => {
+      const failing: KvScript<number> = {
+        name: 'test-failing',
+        lua: `return redis.error_reply('refused by script')`,
+        memory: () => {
+          throw new Error('refused by script');
+        },
+      };
+      await expect(kv.script(failing, [], [])).rejects.toThrow(/refused by script/);
+    });
+
+    it('refuses a script name that is not a plain identifier', async () => {
+      await expect(kv.script({ ...deleteAll, name: 'bad name\n' }, [], [])).rejects.toBeInstanceOf(KvError);
+    });
+
+    it('refuses to run after close', async () => {
+      const k = await backend.open(prefix);
+      await k.close();
+      await expect(k.script(deleteAll, ['x'], [])).rejects.toBeInstanceOf(KvError);
+    });
+  });
+
   it('refuses use after close, and closes twice without error', async () => {
     const k = await backend.open(prefix);
     await k.close();
@@ -269,6 +392,39 @@ describe('memory kv', () => {
     expect(await kv.get('c')).toBe('3');
     expect(await kv.get('d')).toBe('4');
     await kv.close();
+  });
+});
+
+describe.runIf(redisUrl)('redis kv scripts', () => {
+  it('loads a script once, and reloads it after the server forgot it (SCRIPT FLUSH)', async () => {
+    const prefix = `${uniqueName('t')}:`;
+    const kv = await createRedisKv({ url: redisUrl!, prefix });
+    const raw = new Redis(redisUrl!);
+    try {
+      const flushed: KvScript<number> = {
+        name: `test-flush-${uniqueName('s')}`,
+        lua: `return redis.call('INCR', KEYS[1])`,
+        memory: () => 0,
+      };
+      expect(await kv.script(flushed, ['n'], [])).toBe(1);
+      await raw.script('FLUSH');
+      expect(await kv.script(flushed, ['n'], [])).toBe(2);
+      expect(await kv.script(flushed, ['n'], [])).toBe(3);
+      await raw.del(`${prefix}n`);
+    } finally {
+      await raw.quit();
+      await kv.close();
+    }
+  });
+
+  it('refuses one name for two different bodies', async () => {
+    const kv = await createRedisKv({ url: redisUrl!, prefix: `${uniqueName('t')}:` });
+    try {
+      await kv.script(deleteAll, [], []);
+      await expect(kv.script({ ...deleteAll, lua: 'return 0' }, [], [])).rejects.toBeInstanceOf(KvError);
+    } finally {
+      await kv.close();
+    }
   });
 });
 

@@ -1,4 +1,15 @@
-import { checkIncrement, checkPrefix, checkTtl, type Kv, KvError } from './kv.ts';
+import {
+  checkIncrement,
+  checkPrefix,
+  checkScript,
+  checkTtl,
+  type Kv,
+  KvError,
+  type KvReply,
+  type KvScript,
+  type KvScriptArg,
+  type MemoryScriptStore,
+} from './kv.ts';
 
 export interface MemoryKvOptions {
   readonly prefix: string;
@@ -29,7 +40,7 @@ const INTEGER = /^(?:0|-?[1-9][0-9]*)$/;
 
 /**
  * The embedded backend. Node runs each method body to completion without interleaving (none of them
- * awaits), which is what makes setIfAbsent, incr and compareAndDelete atomic here.
+ * awaits), which is what makes setIfAbsent, incr, compareAndDelete and scripts atomic here.
  */
 class MemoryKv implements Kv {
   readonly kind = 'memory' as const;
@@ -107,6 +118,35 @@ class MemoryKv implements Kv {
     return true;
   }
 
+  async script<R extends KvReply>(
+    script: KvScript<R>,
+    keys: readonly string[],
+    args: readonly KvScriptArg[],
+  ): Promise<R> {
+    this.open();
+    checkScript(script);
+    // One instant for the whole operation, as a Lua script sees one TIME: expiry decisions inside
+    // the script cannot disagree with the clock the script computed with.
+    const now = this.now();
+    const store: MemoryScriptStore = {
+      get: (key) => this.live(key, now)?.value,
+      set: (key, value, ttlMs) => {
+        this.write(key, value, ttlMs === undefined ? undefined : now + checkTtl(ttlMs));
+      },
+      del: (key) => {
+        const existed = this.live(key, now) !== undefined;
+        this.entries.delete(this.prefix + key);
+        return existed;
+      },
+      pttl: (key) => {
+        const entry = this.live(key, now);
+        return entry?.expiresAt === undefined ? undefined : entry.expiresAt - now;
+      },
+    };
+    // Synchronous by contract (KvScript.memory): nothing else runs until it returns.
+    return script.memory(store, keys, args, now);
+  }
+
   async ping(): Promise<void> {
     this.open();
   }
@@ -119,12 +159,12 @@ class MemoryKv implements Kv {
   }
 
   /** The unexpired entry, dropping it if it has expired (lazy expiry). */
-  private live(key: string): Entry | undefined {
+  private live(key: string, now = this.now()): Entry | undefined {
     this.open();
     const full = this.prefix + key;
     const entry = this.entries.get(full);
     if (!entry) return undefined;
-    if (entry.expiresAt !== undefined && entry.expiresAt <= this.now()) {
+    if (entry.expiresAt !== undefined && entry.expiresAt <= now) {
       this.entries.delete(full);
       return undefined;
     }

@@ -1,5 +1,16 @@
+import { createHash } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { checkIncrement, checkPrefix, checkTtl, type Kv, KvError } from './kv.ts';
+import {
+  checkIncrement,
+  checkPrefix,
+  checkScript,
+  checkTtl,
+  type Kv,
+  KvError,
+  type KvReply,
+  type KvScript,
+  type KvScriptArg,
+} from './kv.ts';
 
 export interface RedisKvOptions {
   /** `redis://` or `rediss://` URL. It may carry a password, so it never appears in errors or logs. */
@@ -52,6 +63,8 @@ type ScriptedRedis = Redis & KvScripts;
 class RedisKv implements Kv {
   readonly kind = 'redis' as const;
   private closed = false;
+  /** SHA-1 of each script's Lua by name, computed once: the per-call cost is one map lookup. */
+  private readonly scripts = new Map<string, { readonly lua: string; readonly sha: string }>();
 
   constructor(
     private readonly client: ScriptedRedis,
@@ -111,6 +124,25 @@ class RedisKv implements Kv {
     return (await this.client.bulwarkKvCompareAndDelete(this.prefix + key, expected)) === 1;
   }
 
+  async script<R extends KvReply>(
+    script: KvScript<R>,
+    keys: readonly string[],
+    args: readonly KvScriptArg[],
+  ): Promise<R> {
+    this.open();
+    const sha = this.shaOf(script);
+    const prefixed = keys.map((key) => this.prefix + key);
+    try {
+      // The reply's shape is the script's contract (KvScript): Redis only converts the Lua value.
+      return (await this.client.evalsha(sha, prefixed.length, ...prefixed, ...args)) as R;
+    } catch (err) {
+      // NOSCRIPT: the server's script cache is empty (restart, failover, SCRIPT FLUSH). EVAL runs
+      // the body and caches it again, so the next call is back on EVALSHA.
+      if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
+      return (await this.client.eval(script.lua, prefixed.length, ...prefixed, ...args)) as R;
+    }
+  }
+
   async ping(): Promise<void> {
     this.open();
     await this.client.ping();
@@ -129,6 +161,19 @@ class RedisKv implements Kv {
 
   private open(): void {
     if (this.closed) throw new KvError('kv is closed');
+  }
+
+  private shaOf<R extends KvReply>(script: KvScript<R>): string {
+    const known = this.scripts.get(script.name);
+    if (known) {
+      // Two bodies under one name would make logs and errors point at the wrong script.
+      if (known.lua !== script.lua) throw new KvError(`script name ${script.name} is used for two bodies`);
+      return known.sha;
+    }
+    checkScript(script);
+    const sha = createHash('sha1').update(script.lua).digest('hex');
+    this.scripts.set(script.name, { lua: script.lua, sha });
+    return sha;
   }
 }
 
