@@ -5,11 +5,14 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } 
 import { type Authorizer, compileAuthorizer } from './access/index.ts';
 import type { Config } from './config/index.ts';
 import { apiDescriptionRoutes, registerApiDescription } from './docs/index.ts';
+import { accessTokenContext, createTokenVerifier } from './gateway/authenticate/index.ts';
 import { bootstrapAdminAuthenticator } from './gateway/bootstrap-admin.ts';
 import { applyServerLimits, serverLimits } from './gateway/edges.ts';
 import { installGateway } from './gateway/index.ts';
 import { healthRoutes } from './health/index.ts';
-import { oauthRoutes, startOAuthServer } from './identity/oauth/index.ts';
+import { apiAudience, oauthRoutes, startOAuthServer } from './identity/oauth/index.ts';
+import { PeopleService, peopleAdminRoutes, peopleAssetRoutes } from './identity/people/index.ts';
+import { whoamiRoutes } from './identity/whoami.ts';
 import { AppError, HttpErrors } from './platform/errors/index.ts';
 import { installJsonBodyParser } from './platform/http/json-body.ts';
 import { clientErrorHandler, installProblemHandlers } from './platform/http/problems.ts';
@@ -113,6 +116,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     setContextAccess(pub, 'public');
     await pub.register(healthRoutes, { services });
     await apiDescriptionRoutes(pub);
+    await pub.register(peopleAssetRoutes);
   });
 
   // Authorization server: OAuth 2.0 / OIDC at FAPI 2.0 (`/oauth/*`, discovery at the root).
@@ -120,8 +124,45 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   app.addHook('onClose', async () => oauth.close());
   await app.register(oauthRoutes, { handle: oauth.handle });
 
+  // Partner API face (`/v1`): every route needs a sender-constrained access token and its scopes.
+  const verifier = createTokenVerifier({
+    issuer: config.publicUrl,
+    audience: apiAudience(config),
+    keys: () => services.crypto.signing.publicJwks('oauth'),
+    kv: services.kv,
+    dpop: { iatWindowSec: 60 },
+    onKeysError: (err) => logger.warn({ err }, 'oauth key reload failed'),
+  });
+  await app.register(
+    async (api) => {
+      accessTokenContext(api, verifier, { publicUrl: config.publicUrl });
+      api.addHook(
+        'preValidation',
+        gateway.rateLimit.perPrincipalHook((req) =>
+          req.principal
+            ? {
+                clientId: req.principal.clientId,
+                tenantId: req.principal.tenantId,
+                ...(req.principal.partnerId ? { partnerId: req.principal.partnerId } : {}),
+                ...(req.principal.kind === 'user' ? { userId: req.principal.subject } : {}),
+              }
+            : undefined,
+        ),
+      );
+      await api.register(whoamiRoutes);
+    },
+    { prefix: '/v1' },
+  );
+
   // Admin face: everything behind the bootstrap admin credential (until OAuth + MFA replaces it).
   const tenants = new TenantService(services.db);
+  const publicOrigin = new URL(config.publicUrl);
+  const people = new PeopleService({
+    db: services.db,
+    envelope: services.crypto.envelope,
+    kv: services.kv,
+    webauthn: { rpId: publicOrigin.hostname, rpName: 'Bulwark', origins: [publicOrigin.origin] },
+  });
   await app.register(
     async (admin) => {
       setContextAccess(admin, 'bootstrap-admin');
@@ -131,6 +172,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
         gateway.rateLimit.perPrincipalHook(() => ({ clientId: 'bootstrap-admin' })),
       );
       await admin.register(tenantRoutes, { service: tenants });
+      await admin.register(peopleAdminRoutes, { prefix: '/tenants/:tenantId/users', service: people });
     },
     { prefix: '/admin' },
   );

@@ -16,6 +16,7 @@ describe('every route', () => {
     /^\/readyz$/,
     /^\/openapi\.json$/,
     /^\/docs(\/|$)/,
+    /^\/assets\/people\//,
     // the authorization server authenticates its clients itself (private_key_jwt / mTLS)
     /^\/oauth\/\*$/,
     /^\/\.well-known\/openid-configuration$/,

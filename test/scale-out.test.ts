@@ -88,7 +88,8 @@ describe.skipIf(!ready)('two instances on PostgreSQL, Redis and NATS', () => {
     await Promise.all(tenants.map((t, i) => call(i + 1, `/admin/tenants/${t.id}/partners`, { name: 'P' })));
 
     const expected = 40;
-    const count = () => received.filter((e) => e.topic === 'tenant.created' || e.topic === 'partner.created').length;
+    const count = () =>
+      received.filter((e) => e.topic === 'tenant.created' || e.topic === 'partner.created').length;
     await waitFor(async () => (count() >= expected ? true : undefined), 20_000, `${expected} events`);
     // Give a duplicate every chance to show up: many relay polls on both instances.
     await new Promise((r) => setTimeout(r, 1_000));

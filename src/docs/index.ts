@@ -23,6 +23,12 @@ export async function registerApiDescription(app: FastifyInstance, config: Confi
       servers: [{ url: config.publicUrl }],
       components: {
         securitySchemes: {
+          dpop: {
+            type: 'http',
+            scheme: 'DPoP',
+            description:
+              'Access token from /oauth/token (client_credentials with private_key_jwt), sent as `Authorization: DPoP <token>` with a `DPoP` proof header (RFC 9449); or certificate-bound (RFC 8705).',
+          },
           bootstrapAdmin: {
             type: 'http',
             scheme: 'bearer',

@@ -11,6 +11,16 @@ import {
   type PolicyTable,
   type RateLimitHooks,
 } from './rate-limit/index.ts';
+import { compileWaf, installWaf, type WafExclusion } from './waf/index.ts';
+
+/**
+ * Fields that legitimately look like attacks. OAuth clients send URLs (redirect URIs, RFC 8252
+ * loopback ones included) that the SSRF and remote-inclusion rules would otherwise judge.
+ */
+const WAF_EXCLUSIONS: WafExclusion[] = [
+  { route: '/oauth/*', placement: 'query', key: 'redirect_uri', families: ['ssrf', 'rfi'] },
+  { route: '/oauth/*', placement: 'body', key: 'redirect_uri', families: ['ssrf', 'rfi'] },
+];
 
 export interface GatewayDeps {
   readonly config: Config;
@@ -28,9 +38,9 @@ export interface Gateway {
  * rejections come first; each step is one small function. Read top to bottom:
  *
  *   onRequest     method allow-list -> header count -> CORS (preflight answered here)
- *                 -> per-IP rate limit (IPv6 per /64)
- *                 [IP rules -> WAF on line, headers, cookies]
- *   preParsing    [WAF on the raw body]
+ *                 -> per-IP rate limit (IPv6 per /64) -> WAF on line, headers, cookies
+ *                 [IP rules]
+ *   preParsing    WAF on the raw body (JSON, form, multipart, XML, text), before any parser
  *   (parsing)     JSON only, structural limits, duplicate and __proto__ keys (platform/http/json-body)
  *   preValidation authenticate (installed per face: admin, OAuth, partner API)
  *                 -> per-client / per-user / per-tenant rate limit and monthly quota (per face)
@@ -54,5 +64,15 @@ export function installGateway(app: FastifyInstance, { config, services, logger 
   app.addHook('onRequest', limitHeaderCount(config.maxHeaders));
   if (config.corsOrigins.length) app.addHook('onRequest', cors(config.corsOrigins));
   app.addHook('onRequest', rateLimit.perIpHook);
+  // Before authentication, as a WAF in front of an API is: anonymous attacks are stopped and seen too.
+  const waf = compileWaf({
+    paranoia: config.wafParanoia as 1 | 2 | 3 | 4,
+    mode: config.wafMode,
+    exclusions: WAF_EXCLUSIONS,
+  });
+  installWaf(app, waf, {
+    onDecision: (req, d) =>
+      req.log.warn({ waf: { action: d.action, score: d.score, ruleIds: d.ruleIds } }, 'waf match'),
+  });
   return { rateLimit };
 }

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isTokenRevoked } from '../../src/identity/oauth/structured-tokens.ts';
+import { isRevokedJti } from '../../src/gateway/authenticate/index.ts';
 import { adminHeaders, testApp } from '../support/app.ts';
 import { freePort } from '../support/process.ts';
 
@@ -91,6 +91,55 @@ describe('authorization server: client credentials (FAPI 2.0)', () => {
     expect((payload.cnf as { jkt?: string }).jkt).toMatch(/^[A-Za-z0-9_-]{43}$/);
   });
 
+  it('calls the partner API with the DPoP-bound token, and the resource server checks the binding', async () => {
+    const config = await discover();
+    const dpop = oidc.getDPoPHandle(config, await oidc.randomDPoPKeyPair('ES256'));
+    const tokens = await oidc.clientCredentialsGrant(config, { scope: 'payments:read' }, { DPoP: dpop });
+    const me = await oidc.fetchProtectedResource(
+      config,
+      tokens.access_token,
+      new URL(`${issuer}/v1/me`),
+      'GET',
+      undefined,
+      undefined,
+      {
+        DPoP: dpop,
+      },
+    );
+    expect(me.status).toBe(200);
+    expect(await me.json()).toMatchObject({
+      kind: 'client',
+      clientId,
+      scopes: ['payments:read'],
+      binding: 'dpop',
+      roles: ['partner_app'],
+    });
+    // the same token without its proof is refused
+    const bare = await fetch(`${issuer}/v1/me`, {
+      headers: { authorization: `DPoP ${tokens.access_token}` },
+    });
+    expect(bare.status).toBe(401);
+    expect(((await bare.json()) as { code: string }).code).toBe('AUTH_DPOP_PROOF_INVALID');
+    // revoked at the authorization server: refused by the resource server at once
+    await oidc.tokenRevocation(config, tokens.access_token);
+    // (openid-client throws on a 401 challenge; the response rides on the error)
+    const after = await oidc
+      .fetchProtectedResource(
+        config,
+        tokens.access_token,
+        new URL(`${issuer}/v1/me`),
+        'GET',
+        undefined,
+        undefined,
+        {
+          DPoP: dpop,
+        },
+      )
+      .catch((e: { response: Response }) => e.response);
+    expect(after.status).toBe(401);
+    expect(((await after.json()) as { code: string }).code).toBe('AUTH_TOKEN_REVOKED');
+  });
+
   it('refuses a token request without a DPoP proof (sender-constrained tokens only)', async () => {
     const config = await discover();
     await expect(oidc.clientCredentialsGrant(config, { scope: 'payments:read' })).rejects.toMatchObject({
@@ -141,6 +190,6 @@ describe('authorization server: client credentials (FAPI 2.0)', () => {
       tokens.access_token,
       createRemoteJWKSet(new URL(`${issuer}/oauth/jwks`)),
     );
-    expect(await isTokenRevoked(app.services.kv, payload.jti as string)).toBe(true);
+    expect(await isRevokedJti(app.services.kv, payload.jti as string)).toBe(true);
   });
 });

@@ -79,7 +79,7 @@ export const DEFAULT_POLICIES: PolicyTable = deepFreeze({
     },
     token: {
       limits: [
-        { name: 'token-ip', by: ['ip'], limit: 30, periodMs: MINUTE, burst: 10 },
+        { name: 'token-ip', by: ['ip'], limit: 120, periodMs: MINUTE, burst: 40 },
         { name: 'token-client', by: ['client'], limit: 60, periodMs: MINUTE, burst: 20 },
       ],
       whenUnavailable: 'fail-closed',

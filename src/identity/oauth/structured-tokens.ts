@@ -1,18 +1,7 @@
 import { createLocalJWKSet, type JSONWebKeySet, jwtVerify } from 'jose';
 import type Provider from 'oidc-provider';
+import { isRevokedJti, markRevoked } from '../../gateway/authenticate/index.ts';
 import type { Kv } from '../../platform/kv/index.ts';
-
-/** KV key under which a revoked access token's `jti` is kept until the token would expire. */
-export const revokedTokenKey = (jti: string) => `oauth:revoked:${jti}`;
-
-export async function isTokenRevoked(kv: Kv, jti: string): Promise<boolean> {
-  return (await kv.get(revokedTokenKey(jti))) !== undefined;
-}
-
-export async function markTokenRevoked(kv: Kv, jti: string, expSec: number): Promise<void> {
-  const ttlMs = expSec * 1000 - Date.now();
-  if (ttlMs > 0) await kv.set(revokedTokenKey(jti), '1', { ttlMs: ttlMs + 60_000 });
-}
 
 interface Deps {
   readonly issuer: string;
@@ -56,13 +45,13 @@ export function structuredTokenEndpoints(provider: Provider, deps: Deps): void {
     if (route === 'revocation') {
       // RFC 7009 §2.2: an invalid or foreign token is answered 200 all the same.
       if (ours) {
-        await markTokenRevoked(deps.kv, payload.jti as string, payload.exp as number);
+        await markRevoked(deps.kv, payload.jti as string, payload.exp as number);
         deps.onRevoked?.(payload.jti as string, client.clientId);
       }
       ctx.body = '';
       return;
     }
-    if (!ours || (await isTokenRevoked(deps.kv, payload.jti as string))) {
+    if (!ours || (await isRevokedJti(deps.kv, payload.jti as string))) {
       ctx.body = { active: false };
       return;
     }

@@ -6,7 +6,7 @@ import type { FastifyInstance, RouteOptions } from 'fastify';
  *  - `public`: deliberately open (health, discovery, API description);
  *  - anything else names the authenticator the route's context installed.
  */
-export type RouteAccess = 'public' | 'bootstrap-admin';
+export type RouteAccess = 'public' | 'bootstrap-admin' | 'access-token';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
