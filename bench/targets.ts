@@ -4,10 +4,13 @@
  *   bulwark  — the real app (buildApp) on the embedded defaults, with a seeded tenant.
  * Prints one JSON line `{ ready, port, tenantId?, token? }` when listening.
  */
+
+import { webcrypto } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Fastify from 'fastify';
+import * as oidc from 'openid-client';
 import { buildApp } from '../src/app.ts';
 import { loadConfig } from '../src/config/index.ts';
 import { DEFAULT_POLICIES, type RateLimitPolicy } from '../src/gateway/rate-limit/index.ts';
@@ -28,6 +31,16 @@ if (kind === 'bare') {
     createdAt: new Date().toISOString(),
   };
   app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/v1/me', async () => ({
+    kind: 'client',
+    subject: 'bwk_test_x',
+    clientId: 'bwk_test_x',
+    tenantId: tenant.id,
+    roles: ['partner_app'],
+    scopes: ['payments:read'],
+    binding: 'dpop',
+    expiresAt: new Date().toISOString(),
+  }));
   app.get('/admin/tenants/:tenantId', async () => tenant);
   await app.listen({ port, host: '127.0.0.1' });
   console.log(JSON.stringify({ ready: true, port, tenantId: tenant.id, token }));

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import helmet from '@fastify/helmet';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
@@ -7,7 +6,7 @@ import type { Config } from './config/index.ts';
 import { apiDescriptionRoutes, registerApiDescription } from './docs/index.ts';
 import { accessTokenContext, createTokenVerifier } from './gateway/authenticate/index.ts';
 import { bootstrapAdminAuthenticator } from './gateway/bootstrap-admin.ts';
-import { applyServerLimits, serverLimits } from './gateway/edges.ts';
+import { applyServerLimits, httpsOptions, serverLimits } from './gateway/edges.ts';
 import { installGateway } from './gateway/index.ts';
 import { healthRoutes } from './health/index.ts';
 import { apiAudience, oauthRoutes, startOAuthServer } from './identity/oauth/index.ts';
@@ -50,6 +49,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const services = options.services ?? (await openServices(config, logger));
   const ownServices = !options.services;
 
+  const https = httpsOptions(config);
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
     genReqId: requestId,
@@ -62,9 +62,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     trustProxy: false,
     ...serverLimits(config),
     clientErrorHandler,
-    ...(config.tlsCertFile && config.tlsKeyFile
-      ? { https: { cert: readFileSync(config.tlsCertFile), key: readFileSync(config.tlsKeyFile) } }
-      : {}),
+    ...(https ? { https } : {}),
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   if (ownServices) app.addHook('onClose', () => services.close());

@@ -172,6 +172,11 @@ export function checkConfig(c: Config): string[] {
   if (Boolean(c.tlsCertFile) !== Boolean(c.tlsKeyFile)) {
     problems.push('BULWARK_TLS_CERT_FILE and BULWARK_TLS_KEY_FILE must be set together');
   }
+  if (c.tlsClientCaFile && !c.tlsCertFile) {
+    problems.push(
+      'BULWARK_TLS_CLIENT_CA_FILE needs the HTTPS listener (BULWARK_TLS_CERT_FILE/BULWARK_TLS_KEY_FILE)',
+    );
+  }
   for (const [i, k] of (c.masterKeys ?? []).entries()) {
     if (Buffer.from(k, 'base64').length !== 32) {
       problems.push(`BULWARK_MASTER_KEYS: entry ${i + 1} must be 32 bytes encoded in base64`);

@@ -150,6 +150,12 @@ export const SETTINGS = [
   },
   { key: 'tlsKeyFile', env: 'BULWARK_TLS_KEY_FILE', type: 'path', doc: 'PEM private key for `tlsCertFile`.' },
   {
+    key: 'tlsClientCaFile',
+    env: 'BULWARK_TLS_CLIENT_CA_FILE',
+    type: 'path',
+    doc: 'PEM CA bundle that issues partner client certificates. Set: the HTTPS listener asks for client certificates (mTLS: tls_client_auth, certificate-bound tokens); self-signed ones are still accepted for self_signed_tls_client_auth.',
+  },
+  {
     key: 'behindTlsProxy',
     env: 'BULWARK_BEHIND_TLS_PROXY',
     type: 'bool',
@@ -291,6 +297,7 @@ export interface Config {
   readonly masterKeys: readonly string[];
   readonly tlsCertFile: string | undefined;
   readonly tlsKeyFile: string | undefined;
+  readonly tlsClientCaFile: string | undefined;
   readonly behindTlsProxy: boolean;
   readonly trustProxy: readonly string[];
   readonly wafMode: 'block' | 'monitor';

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../config/index.ts';
 import { AppError, HttpErrors } from '../platform/errors/index.ts';
@@ -69,4 +70,23 @@ export function serverLimits(config: Config) {
 export function applyServerLimits(app: FastifyInstance, config: Config): void {
   app.server.maxConnections = config.maxConnections;
   app.server.maxHeadersCount = config.maxHeaders + 1;
+}
+
+/**
+ * The HTTPS listener: TLS 1.2 or later only (RFC 9325 §3.1.1; FAPI 2.0 §5.2.1 also requires
+ * TLS 1.2+), and — when a client CA is configured — client certificates requested for mTLS. An
+ * unverified (self-signed) certificate is not refused by the handshake, because
+ * `self_signed_tls_client_auth` and certificate-bound tokens check the certificate itself; the
+ * authorization server and the token verifier decide what a certificate is worth.
+ */
+export function httpsOptions(config: Config) {
+  if (!config.tlsCertFile || !config.tlsKeyFile) return undefined;
+  return {
+    cert: readFileSync(config.tlsCertFile),
+    key: readFileSync(config.tlsKeyFile),
+    minVersion: 'TLSv1.2' as const,
+    ...(config.tlsClientCaFile
+      ? { ca: readFileSync(config.tlsClientCaFile), requestCert: true, rejectUnauthorized: false }
+      : {}),
+  };
 }
