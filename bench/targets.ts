@@ -53,6 +53,7 @@ if (kind === 'bare') {
     JSON.stringify({
       ...DEFAULT_POLICIES,
       base: DEFAULT_POLICIES.base.map(scale),
+      plans: Object.fromEntries(Object.keys(DEFAULT_POLICIES.plans).map((plan) => [plan, null])),
       classes: Object.fromEntries(
         Object.entries(DEFAULT_POLICIES.classes).map(([k, c]) => [k, { ...c, limits: c.limits.map(scale) }]),
       ),
@@ -73,13 +74,53 @@ if (kind === 'bare') {
     },
   });
   const app = await buildApp(config, { logger: createLogger('silent') });
-  const tenant = await new TenantService(app.services.db).createTenant({
-    slug: `bench-${Date.now()}`,
-    name: 'Bench',
-  });
+  const tenants = new TenantService(app.services.db);
+  const tenant = await tenants.createTenant({ slug: `bench-${Date.now()}`, name: 'Bench' });
   await app.listen({ port, host: '127.0.0.1' });
-  console.log(JSON.stringify({ ready: true, port, tenantId: tenant.id, token }));
+  // A partner app with its own key, and a DPoP-bound access token obtained the real way.
+  const partner = await tenants.createPartner(tenant.id, { name: 'Bench partner' });
+  const clientKeys = (await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, [
+    'sign',
+    'verify',
+  ])) as webcrypto.CryptoKeyPair;
+  const { kty, crv, x, y } = await webcrypto.subtle.exportKey('jwk', clientKeys.publicKey);
+  const registered = await tenants.createApp(tenant.id, partner.id, {
+    name: 'bench',
+    environment: 'sandbox',
+    authMethod: 'private_key_jwt',
+    jwks: { keys: [{ kty, crv, x, y, kid: 'bench', alg: 'ES256' }] },
+    redirectUris: [],
+    grantTypes: ['client_credentials'],
+    scope: 'payments:read',
+  });
+  const oauth = await oidc.discovery(
+    new URL(config.publicUrl),
+    registered.clientId,
+    {},
+    oidc.PrivateKeyJwt({ key: clientKeys.privateKey, kid: 'bench' }),
+    { execute: [oidc.allowInsecureRequests] },
+  );
+  const dpopKeys = await oidc.randomDPoPKeyPair('ES256', { extractable: true });
+  const tokens = await oidc.clientCredentialsGrant(
+    oauth,
+    { scope: 'payments:read' },
+    { DPoP: oidc.getDPoPHandle(oauth, dpopKeys) },
+  );
+  const dpopPrivateJwk = await webcrypto.subtle.exportKey('jwk', dpopKeys.privateKey);
+  console.log(
+    JSON.stringify({
+      ready: true,
+      port,
+      tenantId: tenant.id,
+      token,
+      accessToken: tokens.access_token,
+      dpopPrivateJwk,
+    }),
+  );
 } else {
   console.error('usage: targets.ts bare|bulwark PORT');
   process.exit(2);
 }
+
+// Exit normally on SIGTERM so `node --cpu-prof` can write its profile.
+process.on('SIGTERM', () => process.exit(0));

@@ -56,7 +56,6 @@ export function serverLimits(config: Config) {
     connectionTimeout: config.requestTimeoutMs,
     requestTimeout: config.requestTimeoutMs,
     keepAliveTimeout: config.keepAliveTimeoutMs,
-    maxRequestsPerSocket: 1000,
     // Node checks the timeouts above on this interval (default 30 s, which would blunt them).
     http: {
       maxHeaderSize: config.maxHeaderBytes,
