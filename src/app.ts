@@ -10,7 +10,13 @@ import { applyServerLimits, httpsOptions, serverLimits } from './gateway/edges.t
 import { installGateway } from './gateway/index.ts';
 import { healthRoutes } from './health/index.ts';
 import { apiAudience, oauthRoutes, startOAuthServer } from './identity/oauth/index.ts';
-import { PeopleService, peopleAdminRoutes, peopleAssetRoutes } from './identity/people/index.ts';
+import { interactionRoutes } from './identity/oauth/interactions.ts';
+import {
+  LoginSessions,
+  PeopleService,
+  peopleAdminRoutes,
+  peopleAssetRoutes,
+} from './identity/people/index.ts';
 import { whoamiRoutes } from './identity/whoami.ts';
 import { AppError, HttpErrors } from './platform/errors/index.ts';
 import { installJsonBodyParser } from './platform/http/json-body.ts';
@@ -118,9 +124,21 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   });
 
   // Authorization server: OAuth 2.0 / OIDC at FAPI 2.0 (`/oauth/*`, discovery at the root).
-  const oauth = await startOAuthServer({ config, services, logger });
+  const publicOrigin = new URL(config.publicUrl);
+  const people = new PeopleService({
+    db: services.db,
+    envelope: services.crypto.envelope,
+    kv: services.kv,
+    webauthn: { rpId: publicOrigin.hostname, rpName: 'Bulwark', origins: [publicOrigin.origin] },
+  });
+  const loginSessions = new LoginSessions({
+    kv: services.kv,
+    secureCookie: publicOrigin.protocol === 'https:',
+  });
+  const oauth = await startOAuthServer({ config, services, logger, people });
   app.addHook('onClose', async () => oauth.close());
   await app.register(oauthRoutes, { handle: oauth.handle });
+  await app.register(interactionRoutes, { provider: oauth.provider, people, sessions: loginSessions });
 
   // Partner API face (`/v1`): every route needs a sender-constrained access token and its scopes.
   const verifier = createTokenVerifier({
@@ -154,13 +172,6 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
 
   // Admin face: everything behind the bootstrap admin credential (until OAuth + MFA replaces it).
   const tenants = new TenantService(services.db);
-  const publicOrigin = new URL(config.publicUrl);
-  const people = new PeopleService({
-    db: services.db,
-    envelope: services.crypto.envelope,
-    kv: services.kv,
-    webauthn: { rpId: publicOrigin.hostname, rpName: 'Bulwark', origins: [publicOrigin.origin] },
-  });
   await app.register(
     async (admin) => {
       setContextAccess(admin, 'bootstrap-admin');

@@ -20,6 +20,13 @@ import { compileWaf, installWaf, type WafExclusion } from './waf/index.ts';
 const WAF_EXCLUSIONS: WafExclusion[] = [
   { route: '/oauth/*', placement: 'query', key: 'redirect_uri', families: ['ssrf', 'rfi'] },
   { route: '/oauth/*', placement: 'body', key: 'redirect_uri', families: ['ssrf', 'rfi'] },
+  // App registration carries the app's redirect URIs (validated: https or loopback only).
+  {
+    route: '/admin/tenants/:tenantId/partners/:partnerId/apps',
+    placement: 'body',
+    key: 'redirectUris',
+    families: ['ssrf', 'rfi'],
+  },
 ];
 
 export interface GatewayDeps {

@@ -4,6 +4,7 @@ import Provider, { type Configuration, errors, type KoaContextWithOIDC } from 'o
 import type { Config } from '../../config/index.ts';
 import type { Logger } from '../../platform/log.ts';
 import type { Services } from '../../platform/services.ts';
+import type { PeopleService } from '../people/index.ts';
 import { adapterFactory } from './adapter.ts';
 import { clientLookup, EXTRA_CLIENT_METADATA } from './clients.ts';
 import { structuredTokenEndpoints } from './structured-tokens.ts';
@@ -54,6 +55,8 @@ export interface OAuthServerDeps {
   readonly config: Config;
   readonly services: Services;
   readonly logger: Logger;
+  /** People who sign in through the authorization code flow (policyholders, staff). */
+  readonly people: PeopleService;
 }
 
 /**
@@ -62,7 +65,12 @@ export interface OAuthServerDeps {
  * key ring, private_key_jwt or mTLS client authentication (no client secrets), introspection and
  * revocation. Codes live 60 s and are single use.
  */
-export async function createProvider({ config, services, logger }: OAuthServerDeps): Promise<Provider> {
+export async function createProvider({
+  config,
+  services,
+  logger,
+  people,
+}: OAuthServerDeps): Promise<Provider> {
   const { db, crypto } = services;
   await crypto.signing.ensureKeys('oauth', 'ES256');
   const jwks = await crypto.signing.exportPrivateJwks('oauth');
@@ -143,13 +151,36 @@ export async function createProvider({ config, services, logger }: OAuthServerDe
         },
       },
     },
+    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
     // Tenant, partner and roles travel in the access token, so the resource server needs no lookup.
-    extraTokenClaims: (ctx) => {
+    // A person's token carries their roles and how they signed in (acr/amr, RFC 9068 §2.2.1).
+    extraTokenClaims: async (ctx, token) => {
       const meta = ctx.oidc.client?.metadata() as Record<string, unknown> | undefined;
       if (!meta?.tenant_id) return undefined;
-      return { tenant_id: meta.tenant_id, partner_id: meta.partner_id, roles: ['partner_app'] };
+      const accountId = 'accountId' in token ? token.accountId : undefined;
+      if (!accountId)
+        return { tenant_id: meta.tenant_id, partner_id: meta.partner_id, roles: ['partner_app'] };
+      const user = await people.getUser(String(meta.tenant_id), accountId);
+      // At the token endpoint there is no session: the sign-in is recorded on the code (or refresh token).
+      const source = (ctx.oidc.entities.AuthorizationCode ?? ctx.oidc.entities.RefreshToken) as
+        | { acr?: string; amr?: string[] }
+        | undefined;
+      return {
+        tenant_id: meta.tenant_id,
+        partner_id: meta.partner_id,
+        roles: user.roles,
+        ...(source?.acr ? { acr: source.acr } : {}),
+        ...(source?.amr ? { amr: source.amr } : {}),
+      };
     },
-    findAccount: async () => undefined,
+    // Accounts are the users of the tenant whose client asks; unknown or other-tenant ids do not exist.
+    findAccount: async (ctx, sub) => {
+      const tenantId = (ctx.oidc.client?.metadata() as Record<string, unknown> | undefined)?.tenant_id;
+      if (typeof tenantId !== 'string') return undefined;
+      const user = await people.getUser(tenantId, sub).catch(() => undefined);
+      if (!user || user.status !== 'active') return undefined;
+      return { accountId: user.id, claims: () => ({ sub: user.id }) };
+    },
     renderError: async (ctx, out) => {
       ctx.type = 'application/json';
       ctx.body = { error: out.error, error_description: out.error_description };
