@@ -20,6 +20,8 @@ describe('every route', () => {
     // the authorization server authenticates its clients itself (private_key_jwt / mTLS)
     /^\/oauth\/\*$/,
     /^\/\.well-known\/openid-configuration$/,
+    // sign-in pages: the person is not authenticated yet; the login session and CSRF token guard them
+    /^\/interaction\/:uid(\/(login|second-factor|consent))?$/,
   ];
 
   it('declares its access, and only the allow-list is public', () => {

@@ -178,7 +178,7 @@ export async function createProvider({
       const tenantId = (ctx.oidc.client?.metadata() as Record<string, unknown> | undefined)?.tenant_id;
       if (typeof tenantId !== 'string') return undefined;
       const user = await people.getUser(tenantId, sub).catch(() => undefined);
-      if (!user || user.status !== 'active') return undefined;
+      if (user?.status !== 'active') return undefined;
       return { accountId: user.id, claims: () => ({ sub: user.id }) };
     },
     renderError: async (ctx, out) => {
