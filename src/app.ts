@@ -2,12 +2,21 @@ import helmet from '@fastify/helmet';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import { type Authorizer, compileAuthorizer } from './access/index.ts';
+import { AuditService, auditAdminRoutes, startAuditCheckpointer, startAuditWriter } from './audit/index.ts';
 import type { Config } from './config/index.ts';
 import { apiDescriptionRoutes, registerApiDescription } from './docs/index.ts';
 import { accessTokenContext, createTokenVerifier } from './gateway/authenticate/index.ts';
 import { bootstrapAdminAuthenticator } from './gateway/bootstrap-admin.ts';
 import { applyServerLimits, httpsOptions, serverLimits } from './gateway/edges.ts';
 import { installGateway } from './gateway/index.ts';
+import {
+  createIpRulesEngine,
+  databaseRuleSource,
+  IpRulesService,
+  ipRulesAdminRoutes,
+  principalIpRulesHook,
+  trustProxyOption,
+} from './gateway/ip-rules/index.ts';
 import { healthRoutes } from './health/index.ts';
 import { apiAudience, oauthRoutes, startOAuthServer } from './identity/oauth/index.ts';
 import { interactionRoutes } from './identity/oauth/interactions.ts';
@@ -65,7 +74,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     // Our own 503 below answers in problem+json; Fastify's would not.
     return503OnClosing: false,
     forceCloseConnections: 'idle',
-    trustProxy: false,
+    trustProxy: trustProxyOption(config),
     ...serverLimits(config),
     clientErrorHandler,
     ...(https ? { https } : {}),
@@ -106,7 +115,15 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     if (closing) reply.header('connection', 'close');
     if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
   });
-  const gateway = installGateway(app, { config, services, logger });
+  const ipRules = await createIpRulesEngine({
+    source: databaseRuleSource(services.db, services.kv),
+    kv: services.kv,
+    bus: services.bus,
+    logger,
+    onDecision: (decision, req) => req.log.warn({ ipRule: decision }, 'ip rule refused the request'),
+  });
+  app.addHook('onClose', async () => ipRules.close());
+  const gateway = installGateway(app, { config, services, logger, ipRules });
   await app.register(helmet, {
     contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
     crossOriginResourcePolicy: { policy: 'same-origin' },
@@ -154,6 +171,10 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       accessTokenContext(api, verifier, { publicUrl: config.publicUrl });
       api.addHook(
         'preValidation',
+        principalIpRulesHook(ipRules, (req) => req.principal),
+      );
+      api.addHook(
+        'preValidation',
         gateway.rateLimit.perPrincipalHook((req) =>
           req.principal
             ? {
@@ -170,6 +191,21 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     { prefix: '/v1' },
   );
 
+  // Audit trail: queued high-volume records are chained by one writer at a time; a signed
+  // checkpoint (Ed25519, key ring purpose `audit`) every 1000 records or minute.
+  const checkpointer = await startAuditCheckpointer({
+    db: services.db,
+    crypto: services.crypto,
+    everyRecords: 1000,
+    everyMs: 60_000,
+    logger,
+  });
+  const auditWriter = startAuditWriter({ db: services.db, pollMs: 1000, logger });
+  app.addHook('onClose', async () => {
+    await auditWriter.stop();
+    await checkpointer.stop();
+  });
+
   // Admin face: everything behind the bootstrap admin credential (until OAuth + MFA replaces it).
   const tenants = new TenantService(services.db);
   await app.register(
@@ -181,6 +217,12 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
         gateway.rateLimit.perPrincipalHook(() => ({ clientId: 'bootstrap-admin' })),
       );
       await admin.register(tenantRoutes, { service: tenants });
+      await admin.register(auditAdminRoutes, {
+        service: new AuditService({ db: services.db, signing: services.crypto.signing }),
+      });
+      await admin.register(ipRulesAdminRoutes, {
+        service: new IpRulesService({ db: services.db, kv: services.kv, engine: ipRules }),
+      });
       await admin.register(peopleAdminRoutes, { prefix: '/tenants/:tenantId/users', service: people });
     },
     { prefix: '/admin' },

@@ -4,6 +4,7 @@ import { openDatabase } from '../platform/db/index.ts';
 import { createLogger } from '../platform/log.ts';
 import { openServices } from '../platform/services.ts';
 import { serve } from '../server.ts';
+import { AUDIT_HELP, runAudit } from './audit.ts';
 import { type DemoSeed, seedDemo } from './seed.ts';
 
 const HELP: Record<string, string> = {
@@ -15,6 +16,7 @@ Commands:
   serve     Run the server (partner API, admin API, docs, health)
   migrate   Apply pending database migrations and exit
   seed      Load data (--demo: a demo insurer, partner and app)
+  audit     Verify the tamper-evident audit trail, export signed bundles, print its public keys
 
 Run 'bulwark <command> --help' for a command's options.
 Settings come from BULWARK_* environment variables, DATABASE_URL, REDIS_URL, NATS_URL and an
@@ -31,6 +33,7 @@ Applies pending migrations to PostgreSQL (DATABASE_URL) or the embedded database
   seed: `Usage: bulwark seed --demo [--data-dir DIR]
 
   --demo          create the demo insurer, partner and sandbox app (idempotent); print credentials`,
+  audit: AUDIT_HELP,
 };
 
 const OPTIONS = {
@@ -76,6 +79,8 @@ export async function main(
     err(`bulwark: unknown command '${command}'\n\n${HELP.main}`);
     return 2;
   }
+  // `audit` has subcommands and options of its own (src/cli/audit.ts).
+  if (command === 'audit') return runAudit(rest, { out, err, progress: process.stderr });
   try {
     let values: { help?: boolean; port?: string; host?: string; 'data-dir'?: string; demo?: boolean };
     try {

@@ -4,6 +4,7 @@ import type { Config } from '../config/index.ts';
 import type { Logger } from '../platform/log.ts';
 import type { Services } from '../platform/services.ts';
 import { cors, limitHeaderCount, refuseUnknownMethods } from './edges.ts';
+import { type IpRulesEngine, ipRulesHook } from './ip-rules/index.ts';
 import {
   createRateLimiter,
   createRateLimitHooks,
@@ -30,6 +31,7 @@ const WAF_EXCLUSIONS: WafExclusion[] = [
 ];
 
 export interface GatewayDeps {
+  readonly ipRules: IpRulesEngine;
   readonly config: Config;
   readonly services: Services;
   readonly logger: Logger;
@@ -44,20 +46,24 @@ export interface Gateway {
  * The security pipeline, in the order requests meet it (DESIGN "The request path"). Cheap
  * rejections come first; each step is one small function. Read top to bottom:
  *
- *   onRequest     method allow-list -> header count -> CORS (preflight answered here)
- *                 -> per-IP rate limit (IPv6 per /64) -> WAF on line, headers, cookies
- *                 [IP rules]
+ *   onRequest     method allow-list -> IP rules (platform lists, temporary blocks) -> header count
+ *                 -> CORS (preflight answered here) -> per-IP rate limit (IPv6 per /64)
+ *                 -> WAF on line, headers, cookies
  *   preParsing    WAF on the raw body (JSON, form, multipart, XML, text), before any parser
  *   (parsing)     JSON only, structural limits, duplicate and __proto__ keys (platform/http/json-body)
  *   preValidation authenticate (installed per face: admin, OAuth, partner API)
- *                 -> per-client / per-user / per-tenant rate limit and monthly quota (per face)
+ *                 -> tenant / app IP rules -> per-client / per-user / per-tenant rate limit and
+ *                 monthly quota (per face)
  *   (validation)  strict schemas: closed objects, no coercion
  *   preHandler    [authorize -> idempotency -> SCA]
  *   onSend        request id, security headers (app.ts)
  *
  * Steps in brackets arrive with the rest of the gateway, identity and domain work.
  */
-export function installGateway(app: FastifyInstance, { config, services, logger }: GatewayDeps): Gateway {
+export function installGateway(
+  app: FastifyInstance,
+  { config, services, logger, ipRules }: GatewayDeps,
+): Gateway {
   const policies = config.rateLimitsFile
     ? (JSON.parse(readFileSync(config.rateLimitsFile, 'utf8')) as PolicyTable)
     : DEFAULT_POLICIES;
@@ -68,6 +74,7 @@ export function installGateway(app: FastifyInstance, { config, services, logger 
   app.addHook('onRoute', rateLimit.checkRoute);
 
   app.addHook('onRequest', refuseUnknownMethods);
+  app.addHook('onRequest', ipRulesHook(ipRules));
   app.addHook('onRequest', limitHeaderCount(config.maxHeaders));
   if (config.corsOrigins.length) app.addHook('onRequest', cors(config.corsOrigins));
   app.addHook('onRequest', rateLimit.perIpHook);
