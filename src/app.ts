@@ -7,6 +7,7 @@ import type { Config } from './config/index.ts';
 import { apiDescriptionRoutes, registerApiDescription } from './docs/index.ts';
 import { accessTokenContext, createTokenVerifier } from './gateway/authenticate/index.ts';
 import { bootstrapAdminAuthenticator } from './gateway/bootstrap-admin.ts';
+import { gatewayDecisions } from './gateway/decisions.ts';
 import { applyServerLimits, httpsOptions, serverLimits } from './gateway/edges.ts';
 import { installGateway } from './gateway/index.ts';
 import {
@@ -115,15 +116,16 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     if (closing) reply.header('connection', 'close');
     if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
   });
+  const decisions = gatewayDecisions(services.db, logger);
   const ipRules = await createIpRulesEngine({
     source: databaseRuleSource(services.db, services.kv),
     kv: services.kv,
     bus: services.bus,
     logger,
-    onDecision: (decision, req) => req.log.warn({ ipRule: decision }, 'ip rule refused the request'),
+    onDecision: (decision, req) => decisions.ipRule(decision, req),
   });
   app.addHook('onClose', async () => ipRules.close());
-  const gateway = installGateway(app, { config, services, logger, ipRules });
+  const gateway = installGateway(app, { config, services, logger, ipRules, decisions });
   await app.register(helmet, {
     contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
     crossOriginResourcePolicy: { policy: 'same-origin' },

@@ -100,6 +100,30 @@ describe.each(dbBackends)('admin API on $name: tenants, partners and apps', (bac
     }
   });
 
+  it('records every admin change in the audit trail, in the same transaction', async () => {
+    const created = await post('/admin/tenants', { slug: 'audited', name: 'Audited' });
+    const audit = await get(`/admin/audit?action=admin.tenant.created&tenantId=${created.json().id}`);
+    expect(audit.statusCode, audit.body).toBe(200);
+    expect(audit.json().items).toEqual([
+      expect.objectContaining({
+        action: 'admin.tenant.created',
+        outcome: 'success',
+        actorType: 'operator',
+        actorId: 'bootstrap-admin',
+        objectType: 'tenant',
+        objectId: created.json().id,
+        requestId: created.headers['x-request-id'],
+      }),
+    ]);
+    // a refused change writes nothing
+    await post('/admin/tenants', { slug: 'audited', name: 'Again' });
+    expect(
+      (await get('/admin/audit?action=admin.tenant.created'))
+        .json()
+        .items.filter((r: { objectId?: string }) => r.objectId === created.json().id),
+    ).toHaveLength(1);
+  });
+
   it('refuses a duplicate slug with 409', async () => {
     await post('/admin/tenants', { slug: 'dup-slug', name: 'One' });
     const again = await post('/admin/tenants', { slug: 'dup-slug', name: 'Two' });

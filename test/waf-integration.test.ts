@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminHeaders, testApp } from './support/app.ts';
+import { waitFor } from './support/process.ts';
 
 // The WAF sits in front of authentication in the real app: attacks are refused whoever sends them.
 describe('WAF in the request path', () => {
@@ -26,6 +27,31 @@ describe('WAF in the request path', () => {
       await app.inject({ method: 'POST', url: '/admin/tenants', payload: { slug: 'a', name: payload } }),
       payload,
     );
+  });
+
+  it('records each block in the audit trail, without the payload', async () => {
+    const payload = "'; DROP TABLE policies; --";
+    const res = await app.inject({
+      method: 'POST',
+      url: '/admin/tenants',
+      payload: { slug: 'x', name: payload },
+    });
+    expect(res.statusCode).toBe(403);
+    const found = await waitFor(
+      async () => {
+        const audit = await app.inject({
+          method: 'GET',
+          url: '/admin/audit?action=waf.blocked',
+          headers: adminHeaders,
+        });
+        const items = (audit.json() as { items: { requestId: string }[] }).items;
+        return items.find((r) => r.requestId === res.headers['x-request-id']);
+      },
+      10_000,
+      'the waf.blocked audit record',
+    );
+    expect(JSON.stringify(found)).not.toContain('DROP TABLE');
+    expect(found).toMatchObject({ action: 'waf.blocked', outcome: 'blocked' });
   });
 
   it('blocks prototype pollution keys, path traversal in the query and scanners', async () => {

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config/index.ts';
 import type { Logger } from '../platform/log.ts';
 import type { Services } from '../platform/services.ts';
+import type { GatewayDecisions } from './decisions.ts';
 import { cors, limitHeaderCount, refuseUnknownMethods } from './edges.ts';
 import { type IpRulesEngine, ipRulesHook } from './ip-rules/index.ts';
 import {
@@ -32,6 +33,8 @@ const WAF_EXCLUSIONS: WafExclusion[] = [
 
 export interface GatewayDeps {
   readonly ipRules: IpRulesEngine;
+  /** Where refusals are recorded (audit trail + log), for investigation and detection. */
+  readonly decisions: GatewayDecisions;
   readonly config: Config;
   readonly services: Services;
   readonly logger: Logger;
@@ -62,12 +65,12 @@ export interface Gateway {
  */
 export function installGateway(
   app: FastifyInstance,
-  { config, services, logger, ipRules }: GatewayDeps,
+  { config, services, logger, ipRules, decisions }: GatewayDeps,
 ): Gateway {
   const policies = config.rateLimitsFile
     ? (JSON.parse(readFileSync(config.rateLimitsFile, 'utf8')) as PolicyTable)
     : DEFAULT_POLICIES;
-  const limiter = createRateLimiter({ kv: services.kv, logger, policies });
+  const limiter = createRateLimiter({ kv: services.kv, logger, policies, onDecision: decisions.rateLimit });
   const rateLimit = createRateLimitHooks(limiter);
   app.addHook('onClose', async () => limiter.close());
   // Route declarations (`config.rateLimit`) are checked as routes register: a bad one fails boot.
@@ -84,9 +87,6 @@ export function installGateway(
     mode: config.wafMode,
     exclusions: WAF_EXCLUSIONS,
   });
-  installWaf(app, waf, {
-    onDecision: (req, d) =>
-      req.log.warn({ waf: { action: d.action, score: d.score, ruleIds: d.ruleIds } }, 'waf match'),
-  });
+  installWaf(app, waf, { onDecision: decisions.waf });
   return { rateLimit };
 }

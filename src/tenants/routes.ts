@@ -3,7 +3,7 @@ import { Type } from 'typebox';
 import { AppError } from '../platform/errors/index.ts';
 import { PageOf, PageQuery, problems, Timestamp, Uuid } from '../platform/http/schemas.ts';
 import { TenantError } from './errors.ts';
-import type { TenantService } from './service.ts';
+import type { ActorContext, TenantService } from './service.ts';
 
 const Status = Type.Union([Type.Literal('active'), Type.Literal('suspended')]);
 const Environment = Type.Union([Type.Literal('sandbox'), Type.Literal('live')]);
@@ -68,6 +68,12 @@ const AppParams = Type.Object(
 );
 const admin = { tags: ['admin: tenants'], security: [{ bootstrapAdmin: [] }] };
 
+/** The bootstrap admin is the operator of every admin request (until operator sign-in lands). */
+const operator = (req: { id: string }): ActorContext => ({
+  actor: { type: 'operator', id: 'bootstrap-admin' },
+  requestId: req.id,
+});
+
 /** The one place tenant domain errors become HTTP. */
 function http(err: unknown): never {
   if (err instanceof TenantError) throw new AppError(err.code);
@@ -94,7 +100,8 @@ export const tenantRoutes: FastifyPluginAsyncTypebox<{ service: TenantService }>
         response: { 201: Tenant, ...problems(400, 401, 409, 415) },
       },
     },
-    async (req, reply) => reply.code(201).send(await service.createTenant(req.body).catch(http)),
+    async (req, reply) =>
+      reply.code(201).send(await service.createTenant(req.body, operator(req)).catch(http)),
   );
 
   app.get(
@@ -135,7 +142,9 @@ export const tenantRoutes: FastifyPluginAsyncTypebox<{ service: TenantService }>
       },
     },
     async (req, reply) =>
-      reply.code(201).send(await service.createPartner(req.params.tenantId, req.body).catch(http)),
+      reply
+        .code(201)
+        .send(await service.createPartner(req.params.tenantId, req.body, operator(req)).catch(http)),
   );
 
   app.get(
@@ -179,16 +188,21 @@ export const tenantRoutes: FastifyPluginAsyncTypebox<{ service: TenantService }>
       const { tenantId, partnerId } = req.params;
       const b = req.body;
       const created = await service
-        .createApp(tenantId, partnerId, {
-          name: b.name,
-          environment: b.environment ?? 'sandbox',
-          authMethod: b.authMethod ?? 'private_key_jwt',
-          jwks: b.jwks,
-          tlsSubjectDn: b.tlsSubjectDn,
-          redirectUris: b.redirectUris ?? [],
-          grantTypes: b.grantTypes ?? ['client_credentials'],
-          scope: b.scope ?? '',
-        })
+        .createApp(
+          tenantId,
+          partnerId,
+          {
+            name: b.name,
+            environment: b.environment ?? 'sandbox',
+            authMethod: b.authMethod ?? 'private_key_jwt',
+            jwks: b.jwks,
+            tlsSubjectDn: b.tlsSubjectDn,
+            redirectUris: b.redirectUris ?? [],
+            grantTypes: b.grantTypes ?? ['client_credentials'],
+            scope: b.scope ?? '',
+          },
+          operator(req),
+        )
         .catch(http);
       return reply.code(201).send(created);
     },
@@ -210,7 +224,7 @@ export const tenantRoutes: FastifyPluginAsyncTypebox<{ service: TenantService }>
     },
     async (req) => {
       const { tenantId, partnerId, appId } = req.params;
-      return service.rotateAppCredentials(tenantId, partnerId, appId, req.body).catch(http);
+      return service.rotateAppCredentials(tenantId, partnerId, appId, req.body, operator(req)).catch(http);
     },
   );
 

@@ -1,4 +1,5 @@
-import type { Database } from '../platform/db/index.ts';
+import { appendAudit } from '../audit/index.ts';
+import type { Database, Tx } from '../platform/db/index.ts';
 import { isUniqueViolation } from '../platform/db/index.ts';
 import { enqueue } from '../platform/events/index.ts';
 import { randomToken, uuidv7 } from '../platform/ids.ts';
@@ -30,6 +31,14 @@ export interface App extends AppCredentials {
   status: 'active' | 'suspended';
   createdAt: string;
 }
+/** Who asked, for the audit record written with each change. */
+export interface ActorContext {
+  readonly actor: { readonly type: 'operator' | 'system' | 'user' | 'client'; readonly id: string };
+  readonly requestId?: string | undefined;
+}
+
+const SYSTEM: ActorContext = { actor: { type: 'system', id: 'bulwark' } };
+
 export interface PageResult<T> {
   items: T[];
   nextCursor: string | null;
@@ -54,6 +63,26 @@ function page<T extends { id: string }>(rows: T[], limit: number): PageResult<T>
   return { items: rows, nextCursor: rows.length === limit ? (rows.at(-1)?.id ?? null) : null };
 }
 
+/** The audit record of a change, appended last in its transaction (the chain lock is held until commit). */
+function audit(
+  tx: Tx,
+  who: ActorContext,
+  action: string,
+  tenantId: string,
+  object: { type: string; id: string },
+  details?: Record<string, unknown>,
+) {
+  return appendAudit(tx, {
+    actor: who.actor,
+    action,
+    tenantId,
+    object,
+    outcome: 'success',
+    requestId: who.requestId,
+    ...(details ? { details } : {}),
+  });
+}
+
 /**
  * Tenants (insurers), their partners and the partners' apps. The bootstrap admin works across
  * tenants, so tenant creation and listing run as the system; everything inside a tenant runs in
@@ -62,12 +91,13 @@ function page<T extends { id: string }>(rows: T[], limit: number): PageResult<T>
 export class TenantService {
   constructor(private readonly db: Database) {}
 
-  async createTenant(input: { slug: string; name: string }): Promise<Tenant> {
+  async createTenant(input: { slug: string; name: string }, who: ActorContext = SYSTEM): Promise<Tenant> {
     try {
       return await this.db.asSystem(async (tx) => {
         const row = await store.insertTenant(tx, { id: uuidv7(), slug: input.slug, name: input.name });
         const tenant = iso(row);
         await enqueue(tx, { topic: 'tenant.created', tenantId: row.id, payload: { tenant } });
+        await audit(tx, who, 'admin.tenant.created', row.id, { type: 'tenant', id: row.id });
         return tenant;
       });
     } catch (err) {
@@ -92,12 +122,17 @@ export class TenantService {
     return row && iso(row);
   }
 
-  async createPartner(tenantId: string, input: { name: string }): Promise<Partner> {
+  async createPartner(
+    tenantId: string,
+    input: { name: string },
+    who: ActorContext = SYSTEM,
+  ): Promise<Partner> {
     try {
       return await this.db.withTenant(tenantId, async (tx) => {
         if (!(await store.findTenant(tx, tenantId))) throw new TenantError('TENANT_NOT_FOUND');
         const partner = iso(await store.insertPartner(tx, { id: uuidv7(), tenantId, name: input.name }));
         await enqueue(tx, { topic: 'partner.created', tenantId, payload: { partner } });
+        await audit(tx, who, 'admin.partner.created', tenantId, { type: 'partner', id: partner.id });
         return partner;
       });
     } catch (err) {
@@ -127,6 +162,7 @@ export class TenantService {
     tenantId: string,
     partnerId: string,
     input: { name: string; environment: 'sandbox' | 'live' } & AppCredentials,
+    who: ActorContext = SYSTEM,
   ): Promise<App> {
     checkAppCredentials(input);
     return this.db.withTenant(tenantId, async (tx) => {
@@ -161,6 +197,7 @@ export class TenantService {
     partnerId: string,
     appId: string,
     input: { jwks?: Jwks | undefined; tlsSubjectDn?: string | undefined },
+    who: ActorContext = SYSTEM,
   ): Promise<App> {
     return this.db.withTenant(tenantId, async (tx) => {
       const current = await store.findApp(tx, tenantId, partnerId, appId);
