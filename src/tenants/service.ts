@@ -187,6 +187,17 @@ export class TenantService {
         tenantId,
         payload: { appId: app.id, clientId: app.clientId },
       });
+      await audit(
+        tx,
+        who,
+        'admin.app.created',
+        tenantId,
+        { type: 'app', id: app.id },
+        {
+          clientId: app.clientId,
+          authMethod: app.authMethod,
+        },
+      );
       return app;
     });
   }
@@ -221,6 +232,14 @@ export class TenantService {
         tenantId,
         payload: { appId, clientId: app.clientId },
       });
+      await audit(
+        tx,
+        who,
+        'admin.app.credentials_rotated',
+        tenantId,
+        { type: 'app', id: appId },
+        { clientId: app.clientId },
+      );
       return app;
     });
   }
