@@ -9,20 +9,8 @@
  * writing a platform row or another tenant's row.
  */
 import { sql } from 'drizzle-orm';
-import { check, cidr, index, pgPolicy, pgTable, text, timestamp, unique, uuid } from 'drizzle-orm/pg-core';
-import { appRole, apps, tenants } from '../../platform/db/schema.ts';
-
-/** The platform's `tenantPolicy`, repeated here because the platform keeps it private. */
-function tenantPolicy() {
-  const match = sql`${sql.identifier('tenant_id')} = bulwark_current_tenant()`;
-  return pgPolicy('tenant_isolation', {
-    as: 'permissive',
-    for: 'all',
-    to: appRole,
-    using: match,
-    withCheck: match,
-  });
-}
+import { check, cidr, index, pgTable, text, timestamp, unique, uuid } from 'drizzle-orm/pg-core';
+import { apps, tenantPolicy, tenants } from '../../platform/db/schema.ts';
 
 const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
 

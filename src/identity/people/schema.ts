@@ -19,7 +19,6 @@ import {
   index,
   integer,
   jsonb,
-  pgPolicy,
   pgTable,
   text,
   timestamp,
@@ -27,19 +26,7 @@ import {
   uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core';
-import { appRole, tenants } from '../../platform/db/schema.ts';
-
-/** The platform's `tenantPolicy`, repeated here because the platform keeps it private. */
-function tenantPolicy() {
-  const match = sql`${sql.identifier('tenant_id')} = bulwark_current_tenant()`;
-  return pgPolicy('tenant_isolation', {
-    as: 'permissive',
-    for: 'all',
-    to: appRole,
-    using: match,
-    withCheck: match,
-  });
-}
+import { tenantPolicy, tenants } from '../../platform/db/schema.ts';
 
 const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
 

@@ -30,7 +30,8 @@ export const appRole = pgRole('bulwark_app').existing();
 
 const currentTenant = sql`bulwark_current_tenant()`;
 
-function tenantPolicy(column: 'id' | 'tenant_id') {
+/** The row-level-security policy of a tenant-owned table: only the transaction's tenant's rows. */
+export function tenantPolicy(column: 'id' | 'tenant_id' = 'tenant_id') {
   const match = sql`${sql.identifier(column)} = ${currentTenant}`;
   return pgPolicy('tenant_isolation', {
     as: 'permissive',
