@@ -122,5 +122,19 @@ if (kind === 'bare') {
   process.exit(2);
 }
 
-// Exit normally on SIGTERM so `node --cpu-prof` can write its profile.
-process.on('SIGTERM', () => process.exit(0));
+// BENCH_PROFILE=FILE: a CPU profile of the serving phase only (boot excluded), written on SIGTERM.
+const profileFile = process.env.BENCH_PROFILE;
+if (profileFile) {
+  const { Session } = await import('node:inspector/promises');
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  process.on('SIGTERM', async () => {
+    const { profile } = await session.post('Profiler.stop');
+    writeFileSync(profileFile, JSON.stringify(profile));
+    process.exit(0);
+  });
+} else {
+  process.on('SIGTERM', () => process.exit(0));
+}
