@@ -5,6 +5,10 @@ import { type EventBus, openBus, type Relay, startRelay } from './events/index.t
 import { type Kv, openKv } from './kv/index.ts';
 import type { Logger } from './log.ts';
 
+/** Key-ring purposes rotated on schedule (a purpose without keys yet is left alone). */
+const KEY_PURPOSES = ['oauth', 'audit'] as const;
+const KEY_MAINTENANCE_MS = 10 * 60_000;
+
 /** The infrastructure every module shares: storage, key-value store, event bus and outbox relay. */
 export interface Services {
   readonly db: Database;
@@ -71,6 +75,23 @@ export async function openServices(
     );
     const relay = startRelay({ db, bus, pollMs: config.outboxPollMs, logger });
     opened.push({ close: () => relay.stop() });
+    // Signing-key rotation on schedule (promote a published key that is due, publish a successor
+    // when the active one is old, drop retired private keys). Safe on every instance: the key
+    // ring locks per purpose. Other instances reload through the crypto.signing_key.* events.
+    const maintainKeys = async () => {
+      for (const purpose of KEY_PURPOSES) {
+        const changed = await crypto.signing.maintain(purpose).catch((err) => {
+          logger.error({ err, purpose }, 'signing key maintenance failed');
+          return undefined;
+        });
+        if (changed && (changed.promoted || changed.published || changed.pruned)) {
+          logger.info({ purpose, ...changed }, 'signing keys maintained');
+        }
+      }
+    };
+    const keyTimer = setInterval(() => void maintainKeys(), KEY_MAINTENANCE_MS);
+    keyTimer.unref();
+    opened.push({ close: async () => clearInterval(keyTimer) });
     logger.info({ database: db.kind, kv: kv.kind, bus: bus.kind }, 'services open');
     return { db, kv, bus, relay, crypto, close: closeAll };
   } catch (err) {
