@@ -35,6 +35,7 @@ import { REQUEST_ID_HEADER, requestId } from './platform/http/request-id.ts';
 import { guardRoutes, type RegisteredRoute, setContextAccess } from './platform/http/route-guard.ts';
 import { validatorCompiler } from './platform/http/validation.ts';
 import { createLogger, type Logger } from './platform/log.ts';
+import { createMetrics } from './platform/metrics.ts';
 import { openServices, type Services } from './platform/services.ts';
 import { TenantService, tenantRoutes } from './tenants/index.ts';
 
@@ -116,7 +117,16 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     if (closing) reply.header('connection', 'close');
     if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
   });
-  const decisions = gatewayDecisions(services.db, logger);
+  const metrics = createMetrics(services.db);
+  app.addHook('onResponse', async (req, reply) => {
+    metrics.request(
+      req.routeOptions.url ?? 'unmatched',
+      req.method,
+      reply.statusCode,
+      reply.elapsedTime / 1000,
+    );
+  });
+  const decisions = gatewayDecisions(services.db, logger, metrics);
   const ipRules = await createIpRulesEngine({
     source: databaseRuleSource(services.db, services.kv),
     kv: services.kv,
@@ -219,6 +229,19 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
         gateway.rateLimit.perPrincipalHook(() => ({ clientId: 'bootstrap-admin' })),
       );
       await admin.register(tenantRoutes, { service: tenants });
+      admin.get(
+        '/metrics',
+        {
+          schema: {
+            tags: ['admin: operations'],
+            summary: 'Prometheus metrics of this instance (text exposition format)',
+            security: [{ bootstrapAdmin: [] }],
+            response: { 200: { type: 'string' } },
+          },
+        },
+        async (_req, reply) =>
+          reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
+      );
       await admin.register(auditAdminRoutes, {
         service: new AuditService({ db: services.db, signing: services.crypto.signing }),
       });

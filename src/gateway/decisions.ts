@@ -2,6 +2,7 @@ import type { FastifyRequest } from 'fastify';
 import { type AuditInput, appendAuditAsync } from '../audit/index.ts';
 import type { Database } from '../platform/db/index.ts';
 import type { Logger } from '../platform/log.ts';
+import type { Metrics } from '../platform/metrics.ts';
 import type { IpDecision } from './ip-rules/index.ts';
 import type { RateLimitDecision } from './rate-limit/index.ts';
 import type { Decision } from './waf/index.ts';
@@ -12,7 +13,7 @@ import type { Decision } from './waf/index.ts';
  * detection reads (credential stuffing, scanners, near-misses). Never the payload: rule ids, the
  * route pattern and the client address only.
  */
-export function gatewayDecisions(db: Database, logger: Logger) {
+export function gatewayDecisions(db: Database, logger: Logger, metrics?: Metrics) {
   const record = (input: AuditInput) => {
     db.asSystem((tx) => appendAuditAsync(tx, input)).catch((err) =>
       logger.warn({ err, action: input.action }, 'audit of a gateway decision failed'),
@@ -27,6 +28,7 @@ export function gatewayDecisions(db: Database, logger: Logger) {
   return {
     waf(req: FastifyRequest, d: Decision): void {
       if (d.action === 'allow') return;
+      if (d.action === 'block') for (const rule of d.ruleIds) metrics?.block('waf', rule);
       req.log.warn({ waf: { action: d.action, score: d.score, ruleIds: d.ruleIds } }, 'waf match');
       record({
         actor: { type: 'anonymous' },
@@ -38,6 +40,7 @@ export function gatewayDecisions(db: Database, logger: Logger) {
       });
     },
     ipRule(d: IpDecision, req: FastifyRequest): void {
+      metrics?.block('ip', d.rule);
       req.log.warn({ ipRule: d }, 'ip rule refused the request');
       record({
         actor: { type: 'anonymous' },
@@ -50,6 +53,7 @@ export function gatewayDecisions(db: Database, logger: Logger) {
     },
     rateLimit(d: RateLimitDecision): void {
       if (d.allowed) return;
+      metrics?.block('rate_limit', d.policy);
       record({
         actor: { type: 'anonymous' },
         action: 'ratelimit.blocked',
