@@ -148,7 +148,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await app.register(async (pub) => {
     setContextAccess(pub, 'public');
     await pub.register(healthRoutes, { services });
-    await apiDescriptionRoutes(pub);
+    await apiDescriptionRoutes(pub, config);
     await pub.register(peopleAssetRoutes);
   });
 

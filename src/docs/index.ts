@@ -42,11 +42,16 @@ export async function registerApiDescription(app: FastifyInstance, config: Confi
 }
 
 /** Routes that serve the description: `/openapi.json` and the interactive reference at `/docs`. */
-export async function apiDescriptionRoutes(app: FastifyInstance): Promise<void> {
+export async function apiDescriptionRoutes(app: FastifyInstance, config: Config): Promise<void> {
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   await app.register(swaggerUi, {
     routePrefix: '/docs',
     staticCSP: true,
+    // On a plain-HTTP development server, upgrade-insecure-requests would send the page's own
+    // scripts and styles to an https:// origin that does not exist.
+    ...(config.publicUrl.startsWith('https://')
+      ? {}
+      : { transformStaticCSP: (header: string) => header.replace(/\s*upgrade-insecure-requests;?/, '') }),
     uiConfig: { url: '/openapi.json', deepLinking: true, tryItOutEnabled: false },
   });
 }

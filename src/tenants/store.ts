@@ -9,7 +9,7 @@ import { apps, partners, tenants } from '../platform/db/schema.ts';
  */
 export type TenantRow = Omit<typeof tenants.$inferSelect, never>;
 export type PartnerRow = typeof partners.$inferSelect;
-export type AppRow = Omit<typeof apps.$inferSelect, 'secretHash'>;
+export type AppRow = typeof apps.$inferSelect;
 
 export interface Page {
   readonly limit: number;

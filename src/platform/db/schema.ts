@@ -89,8 +89,6 @@ export const apps = pgTable(
     partnerId: uuid('partner_id').notNull(),
     name: text('name').notNull(),
     clientId: text('client_id').notNull().unique(),
-    /** SHA-256 of the generated client secret; the secret itself is shown once and never stored. */
-    secretHash: text('secret_hash'),
     /**
      * OAuth client metadata (RFC 7591 names). Partner back-ends authenticate with private_key_jwt
      * (their public `jwks`) or mTLS (`tls_client_auth` by subject DN, `self_signed_tls_client_auth`
