@@ -164,7 +164,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     kv: services.kv,
     secureCookie: publicOrigin.protocol === 'https:',
   });
-  const oauth = await startOAuthServer({ config, services, logger, people });
+  const oauth = await startOAuthServer({ config, services, logger, people, onTokenRequest: metrics.token });
   app.addHook('onClose', async () => oauth.close());
   await app.register(oauthRoutes, { handle: oauth.handle });
   await app.register(interactionRoutes, { provider: oauth.provider, people, sessions: loginSessions });

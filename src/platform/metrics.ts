@@ -36,6 +36,12 @@ export function createMetrics(db: Database) {
     labelNames: ['route'] as const,
     registers: [registry],
   });
+  const tokens = new Counter({
+    name: 'bulwark_oauth_token_requests_total',
+    help: 'Token endpoint outcomes, by grant type and result (issued, or the OAuth error code)',
+    labelNames: ['grant', 'result'] as const,
+    registers: [registry],
+  });
   const scalar = async (query: ReturnType<typeof sql>) => {
     const [r] = await db.asSystem((tx) => rows<{ v: number | string | null }>(tx, query));
     return Number(r?.v ?? 0);
@@ -86,6 +92,9 @@ export function createMetrics(db: Database) {
       requests.inc({ route, method, status: String(status) });
       latency.observe({ route, method }, seconds);
       if (status === 401) authFailures.inc({ route });
+    },
+    token(grant: string, result: string): void {
+      tokens.inc({ grant, result });
     },
     block(stage: 'waf' | 'ip' | 'rate_limit', rule: string): void {
       blocks.inc({ stage, rule });

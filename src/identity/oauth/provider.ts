@@ -57,6 +57,8 @@ export interface OAuthServerDeps {
   readonly logger: Logger;
   /** People who sign in through the authorization code flow (policyholders, staff). */
   readonly people: PeopleService;
+  /** Token endpoint outcomes, for metrics. */
+  readonly onTokenRequest?: (grant: string, result: string) => void;
 }
 
 /**
@@ -70,6 +72,7 @@ export async function createProvider({
   services,
   logger,
   people,
+  onTokenRequest,
 }: OAuthServerDeps): Promise<Provider> {
   const { db, crypto } = services;
   await crypto.signing.ensureKeys('oauth', 'ES256');
@@ -197,6 +200,11 @@ export async function createProvider({
     onRevoked: (jti, clientId) => logger.info({ jti, clientId }, 'access token revoked'),
   });
   provider.on('server_error', (_ctx, err) => logger.error({ err }, 'authorization server error'));
+  const grantOf = (ctx: KoaContextWithOIDC) => String(ctx.oidc?.params?.grant_type ?? 'unknown');
+  provider.on('grant.success', (ctx) => onTokenRequest?.(grantOf(ctx), 'issued'));
+  provider.on('grant.error', (ctx, err) =>
+    onTokenRequest?.(grantOf(ctx), String((err as { error?: string }).error ?? 'error')),
+  );
   provider.on('grant.error', (_ctx, err) =>
     logger.info({ error: (err as { error?: string }).error }, 'token request refused'),
   );
