@@ -179,8 +179,12 @@ describe('authorization server: client credentials (FAPI 2.0)', () => {
 
   it('counts token requests by grant and outcome in the metrics', async () => {
     const res = await app.inject({ method: 'GET', url: '/admin/metrics', headers: adminHeaders });
-    expect(res.body).toMatch(/bulwark_oauth_token_requests_total\{grant="client_credentials",result="issued"\} [1-9]/);
-    expect(res.body).toMatch(/bulwark_oauth_token_requests_total\{grant="client_credentials",result="invalid_client"\} 1/);
+    expect(res.body).toMatch(
+      /bulwark_oauth_token_requests_total\{grant="client_credentials",result="issued"\} [1-9]/,
+    );
+    expect(res.body).toMatch(
+      /bulwark_oauth_token_requests_total\{grant="client_credentials",result="invalid_client"\} 1/,
+    );
   });
 
   it('introspects and revokes tokens (RFC 7662, RFC 7009)', async () => {
