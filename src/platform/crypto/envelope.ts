@@ -5,7 +5,7 @@ import { enqueue } from '../events/outbox.ts';
 import { isUuid, uuidv7 } from '../ids.ts';
 import { context, KEY_BYTES, NONCE_BYTES, open, seal, TAG_BYTES } from './aead.ts';
 import { CryptoError } from './errors.ts';
-import type { KeyEncryptionProvider } from './keyring.ts';
+import { type KeyEncryptionProvider, rewrapInBatches } from './keyring.ts';
 import { LruCache } from './lru.ts';
 import * as store from './store.ts';
 
@@ -245,35 +245,19 @@ export class Envelope {
    * transaction each). The data is not touched: only the 32-byte keys are. A system job, across
    * tenants. Keys that fail to unwrap are counted and left as they are.
    */
-  async rewrapAll(batchSize = 500): Promise<{ rewrapped: number; failed: number }> {
-    const current = this.kek.currentKekId;
-    let after: string | undefined;
-    let rewrapped = 0;
-    let failed = 0;
-    for (;;) {
-      const batch = await this.db.asSystem(async (tx) => {
-        const found = await store.dataKeysToRewrap(tx, current, after, batchSize);
-        for (const row of found) {
-          try {
-            const aad = wrapContext(row);
-            const raw = await this.kek.unwrap({ kekId: row.kekId!, wrapped: row.wrappedKey! }, aad);
-            try {
-              const wrapped = await this.kek.wrap(raw, aad);
-              await store.rewrapDataKey(tx, row.id, wrapped.kekId, wrapped.wrapped);
-            } finally {
-              raw.fill(0);
-            }
-            rewrapped++;
-          } catch (err) {
-            if (!(err instanceof CryptoError)) throw err;
-            failed++;
-          }
-        }
-        return found;
-      });
-      after = batch.at(-1)?.id;
-      if (batch.length < batchSize) return { rewrapped, failed };
-    }
+  rewrapAll(batchSize = 500): Promise<{ rewrapped: number; failed: number }> {
+    return rewrapInBatches<Awaited<ReturnType<typeof store.dataKeysToRewrap>>[number]>(
+      this.db,
+      this.kek,
+      {
+        find: (tx, current, after, limit) => store.dataKeysToRewrap(tx, current, after, limit),
+        cursor: (row) => row.id,
+        wrapped: (row) => ({ kekId: row.kekId!, wrapped: row.wrappedKey! }),
+        aad: wrapContext,
+        save: (tx, row, w) => store.rewrapDataKey(tx, row.id, w.kekId, w.wrapped),
+      },
+      batchSize,
+    );
   }
 
   // ---- keys -----------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
 import { createHash, createSecretKey, type KeyObject } from 'node:crypto';
+import type { Database, Tx } from '../db/index.ts';
 import { KEY_BYTES, open, seal } from './aead.ts';
 import { CryptoError } from './errors.ts';
 
@@ -70,4 +71,55 @@ export function localMasterKeys(masterKeys: readonly string[]): KeyEncryptionPro
       return key;
     },
   };
+}
+
+/** How one table's wrapped keys are found, read and saved, for `rewrapInBatches`. */
+export interface RewrapSource<Row> {
+  /** Up to `limit` rows not wrapped by `currentKekId`, after the cursor, in cursor order. */
+  find(tx: Tx, currentKekId: string, after: string | undefined, limit: number): Promise<Row[]>;
+  cursor(row: Row): string;
+  wrapped(row: Row): WrappedKey;
+  aad(row: Row): Uint8Array;
+  save(tx: Tx, row: Row, wrapped: WrappedKey): Promise<void>;
+}
+
+/**
+ * Re-wraps every stored key of one kind under the current master key, in batches (one system
+ * transaction each). Only the wrapped key material changes; the plaintext key is wiped after use.
+ * Keys that fail to unwrap are counted and left as they are.
+ */
+export async function rewrapInBatches<Row>(
+  db: Database,
+  kek: KeyEncryptionProvider,
+  source: RewrapSource<Row>,
+  batchSize: number,
+): Promise<{ rewrapped: number; failed: number }> {
+  const current = kek.currentKekId;
+  let after: string | undefined;
+  let rewrapped = 0;
+  let failed = 0;
+  for (;;) {
+    const batch = await db.asSystem(async (tx) => {
+      const found = await source.find(tx, current, after, batchSize);
+      for (const row of found) {
+        try {
+          const aad = source.aad(row);
+          const raw = await kek.unwrap(source.wrapped(row), aad);
+          try {
+            await source.save(tx, row, await kek.wrap(raw, aad));
+          } finally {
+            raw.fill(0);
+          }
+          rewrapped++;
+        } catch (err) {
+          if (!(err instanceof CryptoError)) throw err;
+          failed++;
+        }
+      }
+      return found;
+    });
+    const last = batch.at(-1);
+    after = last ? source.cursor(last) : after;
+    if (batch.length < batchSize) return { rewrapped, failed };
+  }
 }

@@ -13,7 +13,7 @@ import {
   signBytes,
   verifyBytes,
 } from './jwk.ts';
-import type { KeyEncryptionProvider } from './keyring.ts';
+import { type KeyEncryptionProvider, rewrapInBatches } from './keyring.ts';
 import * as store from './store.ts';
 
 /** What a key signs. One active key per purpose; each purpose rotates on its own. */
@@ -370,35 +370,19 @@ export class SigningKeyRing {
   }
 
   /** Re-wraps every stored private key under the current master key (see `rotateKek`). */
-  async rewrapAll(batchSize = 200): Promise<{ rewrapped: number; failed: number }> {
-    const current = this.kek.currentKekId;
-    let after: string | undefined;
-    let rewrapped = 0;
-    let failed = 0;
-    for (;;) {
-      const batch = await this.db.asSystem(async (tx) => {
-        const found = await store.signingKeysToRewrap(tx, current, after, batchSize);
-        for (const row of found) {
-          try {
-            const aad = privateKeyContext(row);
-            const der = await this.kek.unwrap({ kekId: row.kekId!, wrapped: row.privateKey! }, aad);
-            try {
-              const wrapped = await this.kek.wrap(der, aad);
-              await store.rewrapSigningKey(tx, row.kid, wrapped.kekId, wrapped.wrapped);
-            } finally {
-              der.fill(0);
-            }
-            rewrapped++;
-          } catch (err) {
-            if (!(err instanceof CryptoError)) throw err;
-            failed++;
-          }
-        }
-        return found;
-      });
-      after = batch.at(-1)?.kid;
-      if (batch.length < batchSize) return { rewrapped, failed };
-    }
+  rewrapAll(batchSize = 200): Promise<{ rewrapped: number; failed: number }> {
+    return rewrapInBatches<Awaited<ReturnType<typeof store.signingKeysToRewrap>>[number]>(
+      this.db,
+      this.kek,
+      {
+        find: (tx, current, after, limit) => store.signingKeysToRewrap(tx, current, after, limit),
+        cursor: (row) => row.kid,
+        wrapped: (row) => ({ kekId: row.kekId!, wrapped: row.privateKey! }),
+        aad: privateKeyContext,
+        save: (tx, row, w) => store.rewrapSigningKey(tx, row.kid, w.kekId, w.wrapped),
+      },
+      batchSize,
+    );
   }
 
   // ---- internals ------------------------------------------------------------------------------
