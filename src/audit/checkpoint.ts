@@ -17,6 +17,7 @@
 import type { SigningKeyRing } from '../platform/crypto/index.ts';
 import type { Database } from '../platform/db/index.ts';
 import { enqueue } from '../platform/events/index.ts';
+import { serialQueue } from '../platform/serial.ts';
 import { checkpointCanonical, checkpointHash, GENESIS_HASH, recordHash } from './canonical.ts';
 import { AuditError } from './errors.ts';
 import { MerkleFrontier } from './merkle.ts';
@@ -200,12 +201,7 @@ export async function startAuditCheckpointer(opts: CheckpointerOptions): Promise
   let timer: NodeJS.Timeout | undefined;
   let current: Promise<void> | undefined;
   let failures = 0;
-  let chain: Promise<unknown> = Promise.resolve();
-  const exclusive = <T>(fn: () => Promise<T>): Promise<T> => {
-    const run = chain.then(fn);
-    chain = run.catch(() => undefined);
-    return run;
-  };
+  const exclusive = serialQueue();
   const make = () => createCheckpoint({ db, signing: opts.crypto.signing, now });
 
   const due = async (): Promise<boolean> => {
@@ -261,7 +257,7 @@ export async function startAuditCheckpointer(opts: CheckpointerOptions): Promise
       if (timer) clearTimeout(timer);
       timer = undefined;
       await current;
-      await chain;
+      await exclusive(async () => undefined); // drain what was queued before stop
     },
   };
 }

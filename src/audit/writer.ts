@@ -7,6 +7,7 @@
  * batch instead of once per record.
  */
 import type { Database } from '../platform/db/index.ts';
+import { serialQueue } from '../platform/serial.ts';
 import { type AuditEntry, chainEntries, entryFromQueue } from './append.ts';
 import type { AuditLogger } from './checkpoint.ts';
 import { AuditError } from './errors.ts';
@@ -87,12 +88,7 @@ export function startAuditWriter(opts: AuditWriterOptions): AuditWriter {
   let timer: NodeJS.Timeout | undefined;
   let current: Promise<void> | undefined;
   let failures = 0;
-  let chain: Promise<unknown> = Promise.resolve();
-  const exclusive = <T>(fn: () => Promise<T>): Promise<T> => {
-    const run = chain.then(fn);
-    chain = run.catch(() => undefined);
-    return run;
-  };
+  const exclusive = serialQueue();
   const batch = () => exclusive(() => writeQueuedBatch(db, batchSize, logger));
 
   const iterate = async (): Promise<number> => {
@@ -141,7 +137,7 @@ export function startAuditWriter(opts: AuditWriterOptions): AuditWriter {
       if (timer) clearTimeout(timer);
       timer = undefined;
       await current;
-      await chain;
+      await exclusive(async () => undefined); // drain what was queued before stop
     },
   };
 }
