@@ -1,13 +1,13 @@
 import { createHash, createPublicKey, randomBytes, randomUUID } from 'node:crypto';
 import type { LightMyRequestResponse } from 'fastify';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { Redis } from 'ioredis';
 import { type CryptoKey, calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { migratedDatabase, redisUrl, uniqueName } from '../../../test/support/backends.ts';
+import { migratedDatabase, uniqueName } from '../../../test/support/backends.ts';
+import { backends as kvBackends } from '../../../test/support/kv-backends.ts';
 import { createCrypto, type SigningKeyRing } from '../../platform/crypto/index.ts';
 import { installProblemHandlers } from '../../platform/http/problems.ts';
-import { createMemoryKv, createRedisKv, type Kv } from '../../platform/kv/index.ts';
+import { createMemoryKv, type Kv } from '../../platform/kv/index.ts';
 import {
   accessTokenContext,
   createTokenVerifier,
@@ -26,51 +26,6 @@ import {
 const PUBLIC_URL = 'https://api.bulwark.test';
 const AUDIENCE = `${PUBLIC_URL}/v1`;
 const ALGS = 'algs="ES256 EdDSA PS256"';
-
-interface Backend {
-  readonly name: 'memory' | 'redis';
-  /** A handle on the one shared store, as another instance would hold (own connection on Redis). */
-  connect(): Promise<Kv>;
-  close(): Promise<void>;
-}
-
-function memoryBackend(): Backend {
-  let kv: Kv | undefined;
-  return {
-    name: 'memory',
-    connect: async () => {
-      kv ??= createMemoryKv({ prefix: `${uniqueName('authn')}:` });
-      return kv;
-    },
-    close: async () => {
-      await kv?.close();
-    },
-  };
-}
-
-function redisBackend(url: string): Backend {
-  const prefix = `${uniqueName('authn')}:`;
-  const opened: Kv[] = [];
-  return {
-    name: 'redis',
-    connect: async () => {
-      const kv = await createRedisKv({ url, prefix });
-      opened.push(kv);
-      return kv;
-    },
-    close: async () => {
-      await Promise.all(opened.map((kv) => kv.close()));
-      const raw = new Redis(url);
-      try {
-        for await (const keys of raw.scanStream({ match: `${prefix}*`, count: 500 })) {
-          if ((keys as string[]).length > 0) await raw.unlink(...(keys as string[]));
-        }
-      } finally {
-        await raw.quit();
-      }
-    },
-  };
-}
 
 interface DpopKey {
   readonly alg: 'ES256' | 'EdDSA' | 'PS256';
@@ -227,7 +182,8 @@ function expectRefused(
   }
 }
 
-const backends: readonly Backend[] = [memoryBackend(), ...(redisUrl ? [redisBackend(redisUrl)] : [])];
+// Real time in memory: proofs carry real `iat`s.
+const backends = kvBackends({ realTime: true });
 
 describe.each(backends)('access-token authentication with the replay cache on $name', (backend) => {
   let kv: Kv;

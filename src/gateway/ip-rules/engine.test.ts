@@ -1,9 +1,9 @@
 import { setImmediate as tick } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { backends } from '../../../test/support/kv-backends.ts';
 import { createMemoryBus, type EventBus } from '../../platform/events/index.ts';
 import { uuidv7 } from '../../platform/ids.ts';
 import { createMemoryKv, type Kv } from '../../platform/kv/index.ts';
-import { backends } from '../rate-limit/test-backends.ts';
 import {
   createIpRulesEngine,
   type IpRulesEngine,

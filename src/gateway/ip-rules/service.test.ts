@@ -1,13 +1,13 @@
 import { sql } from 'drizzle-orm';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { dbBackends, migratedDatabase } from '../../../test/support/backends.ts';
+import { backends } from '../../../test/support/kv-backends.ts';
 import type { Database } from '../../platform/db/index.ts';
 import { rows } from '../../platform/db/rows.ts';
 import { apps, partners, tenants } from '../../platform/db/schema.ts';
 import { createMemoryBus, startRelay } from '../../platform/events/index.ts';
 import { uuidv7 } from '../../platform/ids.ts';
 import type { Kv } from '../../platform/kv/index.ts';
-import { backends } from '../rate-limit/test-backends.ts';
 import { clientCidr } from './cidr.ts';
 import { createIpRulesEngine, databaseRuleSource, type IpRulesEngine } from './engine.ts';
 import { IpRulesError } from './errors.ts';

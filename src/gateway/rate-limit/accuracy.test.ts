@@ -17,11 +17,11 @@
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { backends } from '../../../test/support/kv-backends.ts';
 import type { Kv, KvReply, KvScript, KvScriptArg } from '../../platform/kv/index.ts';
 import { decodeReply, emissionIntervalUs, gcraStep, RATE_LIMIT_SCRIPT } from './gcra.ts';
 import { createRateLimiter, type RateLimiter, type RateLimitVerdict } from './limiter.ts';
 import type { PolicyTable } from './policies.ts';
-import { backends } from './test-backends.ts';
 
 const LIMIT = 200;
 const PERIOD_MS = 2_000;

@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { redisUrl } from '../../../test/support/backends.ts';
+import { backends } from '../../../test/support/kv-backends.ts';
 import type { Kv } from '../../platform/kv/index.ts';
 import {
   decodeReply,
@@ -13,7 +14,6 @@ import {
   UTC_MONTH_LUA,
   utcMonth,
 } from './gcra.ts';
-import { backends } from './test-backends.ts';
 
 const NOW = Date.UTC(2025, 0, 15, 12, 0, 0) * 1000;
 

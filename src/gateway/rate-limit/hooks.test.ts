@@ -1,11 +1,11 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { backends } from '../../../test/support/kv-backends.ts';
 import { installProblemHandlers } from '../../platform/http/problems.ts';
 import { createMemoryKv } from '../../platform/kv/index.ts';
 import { installRateLimit } from './hooks.ts';
 import { createRateLimiter, type RateLimitDecision, type RateLimiter } from './limiter.ts';
 import type { PolicyTable, RouteClass } from './policies.ts';
-import { backends } from './test-backends.ts';
 
 const MINUTE = 60_000;
 

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { backends } from '../../../test/support/kv-backends.ts';
 import { createMemoryKv } from '../../platform/kv/index.ts';
 import {
   createRateLimiter,
@@ -7,7 +8,6 @@ import {
   type RateLimitResult,
 } from './limiter.ts';
 import { DEFAULT_POLICIES, type PolicyTable } from './policies.ts';
-import { backends } from './test-backends.ts';
 
 const MINUTE = 60_000;
 

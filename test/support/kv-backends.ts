@@ -1,11 +1,11 @@
 /**
  * Test harness: the same test bodies run on the embedded store always and on Redis when REDIS_URL is
- * set (as the KV tests do). Not imported by production code.
+ * set (as the KV tests do): for modules built on the KV store (rate limits, IP rules, replay caches).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
-import { redisUrl, uniqueName } from '../../../test/support/backends.ts';
-import { createMemoryKv, createRedisKv, type Kv } from '../../platform/kv/index.ts';
+import { createMemoryKv, createRedisKv, type Kv } from '../../src/platform/kv/index.ts';
+import { redisUrl, uniqueName } from './backends.ts';
 
 export interface Backend {
   readonly name: 'memory' | 'redis';
