@@ -25,6 +25,14 @@ export {
   writableFields,
 } from './fields.ts';
 export {
+  type AuthorizeOptions,
+  accessPrincipal,
+  authorize,
+  type Caller,
+  callerOf,
+  mfaLevelOf,
+} from './guard.ts';
+export {
   type Expectation,
   formatPolicyTestReport,
   type PolicyTestCase,

@@ -175,7 +175,7 @@ describe('function level (admin)', () => {
     expect(problem).toMatchObject({
       status: 403,
       code: 'ACCESS_MFA_REQUIRED',
-      required_acr: 'urn:bulwark:acr:mfa',
+      required_acr: 'urn:bulwark:acr:2fa',
     });
     expect(
       thrown({

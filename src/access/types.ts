@@ -76,7 +76,7 @@ export type AdminKind = (typeof ADMIN_KINDS)[number];
 export const ACR_FOR_MFA: Readonly<Record<MfaLevel, string>> = Object.freeze({
   none: 'urn:bulwark:acr:none',
   single: 'urn:bulwark:acr:1fa',
-  multi: 'urn:bulwark:acr:mfa',
+  multi: 'urn:bulwark:acr:2fa',
 });
 
 /** Amounts are integer minor units (DESIGN invariant 3); numbers must be safe integers. */

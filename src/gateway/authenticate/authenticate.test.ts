@@ -243,7 +243,7 @@ describe.each(backends)('access-token authentication with the replay cache on $n
       ];
       const token = await mintToken({
         sub: 'user-42',
-        acr: 'urn:bulwark:acr:mfa',
+        acr: 'urn:bulwark:acr:2fa',
         amr: ['pwd', 'otp'],
         authorization_details: details,
         roles: ['policyholder'],
@@ -254,7 +254,7 @@ describe.each(backends)('access-token authentication with the replay cache on $n
         kind: 'user',
         subject: 'user-42',
         clientId: 'client-1',
-        acr: 'urn:bulwark:acr:mfa',
+        acr: 'urn:bulwark:acr:2fa',
         amr: ['pwd', 'otp'],
         authorizationDetails: details,
         roles: ['policyholder'],
