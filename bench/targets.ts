@@ -7,15 +7,13 @@
 
 import { webcrypto } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import Fastify from 'fastify';
 import * as oidc from 'openid-client';
 import { buildApp } from '../src/app.ts';
 import { loadConfig } from '../src/config/index.ts';
-import { DEFAULT_POLICIES, type RateLimitPolicy } from '../src/gateway/rate-limit/index.ts';
 import { createLogger } from '../src/platform/log.ts';
 import { TenantService } from '../src/tenants/index.ts';
+import { benchRateLimitsFile } from './limits.ts';
 
 const [kind, portArg] = process.argv.slice(2);
 const port = Number(portArg);
@@ -46,19 +44,7 @@ if (kind === 'bare') {
   console.log(JSON.stringify({ ready: true, port, tenantId: tenant.id, token }));
 } else if (kind === 'bulwark') {
   // The whole pipeline runs, rate-limit checks included, with limits the load cannot reach.
-  const limitsFile = join(tmpdir(), `bulwark-bench-limits-${process.pid}.json`);
-  const scale = (p: RateLimitPolicy) => ({ ...p, limit: p.limit * 100_000, burst: p.burst * 100_000 });
-  writeFileSync(
-    limitsFile,
-    JSON.stringify({
-      ...DEFAULT_POLICIES,
-      base: DEFAULT_POLICIES.base.map(scale),
-      plans: Object.fromEntries(Object.keys(DEFAULT_POLICIES.plans).map((plan) => [plan, null])),
-      classes: Object.fromEntries(
-        Object.entries(DEFAULT_POLICIES.classes).map(([k, c]) => [k, { ...c, limits: c.limits.map(scale) }]),
-      ),
-    }),
-  );
+  const limitsFile = benchRateLimitsFile();
   const config = loadConfig({
     env: {
       NODE_ENV: 'test',

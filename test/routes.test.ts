@@ -15,11 +15,17 @@ describe('every route', () => {
     /^\/healthz$/,
     /^\/readyz$/,
     /^\/openapi\.json$/,
+    // the per-version API descriptions (src/gateway/versioning)
+    /^\/openapi\/v\d+\.json$/,
     /^\/docs(\/|$)/,
     /^\/assets\/people\//,
     // the authorization server authenticates its clients itself (private_key_jwt / mTLS)
     /^\/oauth\/\*$/,
     /^\/\.well-known\/openid-configuration$/,
+    // public keys that verify webhook signatures (RFC 9421): receivers fetch them unauthenticated
+    /^\/\.well-known\/webhook-keys\.json$/,
+    // payload keys: encrypt request bodies to them (JWE) and verify response signatures (RFC 9421)
+    /^\/\.well-known\/payload-keys\.json$/,
     // sign-in pages: the person is not authenticated yet; the login session and CSRF token guard them
     /^\/interaction\/:uid(\/(login|second-factor|consent))?$/,
   ];
@@ -39,13 +45,17 @@ describe('every route', () => {
 
   it('answers 401 to a caller without credentials unless public', async () => {
     const sample = '01900000-0000-7000-8000-000000000000';
+    let n = 0;
     for (const r of app.routeTable()) {
       if (r.access === 'public' || r.method === 'HEAD' || r.method === 'OPTIONS') continue;
       const url = r.url.replace(/:[A-Za-z]+/g, sample);
+      n += 1;
       const res = await app.inject({
         method: r.method as 'GET',
         url,
         payload: r.method === 'GET' ? undefined : {},
+        // one source address per route, so the per-IP limit (which comes first) never answers
+        remoteAddress: `198.18.${n >> 8}.${n & 255}`,
       });
       expect(res.statusCode, `${r.method} ${r.url}`).toBe(401);
       expect(res.json().code).toBe('AUTH_REQUIRED');

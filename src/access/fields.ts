@@ -63,16 +63,34 @@ export const FIELD_ACCESS = {
       ['partner_app', 'underwriter'],
       ['underwriter'],
     ),
+    // Businesses (KYB): identity data too, corrected by the insurer once verified.
+    legalName: field(ALL, ['partner_app', 'underwriter'], ['underwriter']),
+    registrationNumber: field(ALL, ['partner_app', 'underwriter'], ['underwriter']),
+    country: field(ALL, ['partner_app', 'underwriter'], ['underwriter']),
+    // Ownership changes over time and the partner reports it; a change resets the verification.
+    beneficialOwners: field(
+      ['partner_app', 'policyholder', 'underwriter', 'auditor', 'tenant_admin'],
+      ['partner_app', 'underwriter'],
+      ['partner_app', 'underwriter'],
+    ),
+    // The customer's own account for payouts (validated: ISO 13616 check digits).
+    iban: field(ALL, ['partner_app', 'underwriter'], ['partner_app', 'underwriter']),
+    // The policyholder's user (Cedar's `owner`): links the record to the person who signs in.
+    ownerUserId: field(ALL, ['partner_app', 'underwriter'], ['partner_app', 'underwriter']),
+    // sandbox | live, from the onboarding app: sandbox customers only meet the sandbox adapter.
+    environment: serverSet(),
     kycStatus: serverSet(),
     riskScore: serverSet(COMPLIANCE),
     pep: serverSet(COMPLIANCE),
     createdAt: serverSet(),
+    updatedAt: serverSet(),
   },
   Account: {
     id: serverSet(),
     customerId: field(ALL, ['partner_app', 'underwriter']),
     kind: field(ALL, ['partner_app', 'underwriter']),
     currency: field(ALL, ['partner_app', 'underwriter']),
+    name: field(ALL, ['partner_app', 'underwriter'], ['partner_app', 'underwriter']),
     iban: serverSet(),
     // Frozen or closed through the account workflow, not by editing the field.
     status: serverSet(),
@@ -83,40 +101,67 @@ export const FIELD_ACCESS = {
   },
   Payment: {
     id: serverSet(),
-    kind: field(ALL, ['partner_app']),
-    customerId: field(ALL, ['partner_app']),
-    accountId: field(ALL, ['partner_app']),
+    kind: serverSet(),
+    partnerId: serverSet(),
+    customerId: serverSet(),
+    // What a collection or payout is made against; the payee comes from the mandate or the claim,
+    // never from the body, so a payout cannot be redirected to another account.
+    mandateId: field(ALL, ['partner_app']),
+    claimId: field(ALL, ['partner_app']),
+    policyId: field(ALL, ['partner_app']),
     amount: field(ALL, ['partner_app']),
     currency: field(ALL, ['partner_app']),
-    payeeName: field(ALL, ['partner_app']),
-    payeeIban: field(ALL, ['partner_app']),
-    mandateId: field(ALL, ['partner_app']),
-    reference: field(ALL, ['partner_app'], ['partner_app']),
+    dueDate: field(ALL, ['partner_app']),
+    maxAttempts: field(ALL, ['partner_app']),
+    retryIntervalHours: field(ALL, ['partner_app']),
+    reference: field(ALL, ['partner_app']),
+    payeeName: serverSet(),
+    payeeIban: serverSet(),
+    payeeCheck: serverSet(),
     // The state machine moves these; amount and payee are fixed once SCA may bind to them.
     status: serverSet(),
     scaStatus: serverSet(),
-    returnReason: serverSet(),
+    authorizationDetail: serverSet(),
+    attempts: serverSet(),
+    nextAttemptAt: serverSet(),
+    reasonCode: serverSet(),
+    rail: serverSet(),
+    sandbox: serverSet(),
     createdAt: serverSet(),
+    updatedAt: serverSet(),
+    submittedAt: serverSet(),
+    settledAt: serverSet(),
   },
   Policy: {
     id: serverSet(),
     customerId: field(ALL, ['partner_app', 'underwriter']),
     productId: field(ALL, ['partner_app', 'underwriter']),
-    startDate: field(ALL, ['partner_app', 'underwriter'], ['underwriter']),
-    endDate: field(ALL, ['partner_app', 'underwriter'], ['underwriter']),
-    premiumSchedule: field(ALL, ['partner_app', 'underwriter'], ['partner_app', 'underwriter']),
-    // Pricing and cover are the insurer's decision: a distributor cannot set its own premium.
-    premiumAmount: field(ALL, ['underwriter'], ['underwriter']),
-    coverLimit: field(ALL, ['underwriter'], ['underwriter']),
+    partnerId: serverSet(),
+    startDate: field(ALL, ['partner_app', 'underwriter']),
+    endDate: serverSet(),
+    // Cover within the product's limit is the buyer's choice; the premium follows the product's rules.
+    coverAmount: field(ALL, ['partner_app', 'underwriter']),
     currency: field(ALL, ['partner_app', 'underwriter']),
-    underwritingNotes: field(['underwriter', 'auditor', 'tenant_admin'], ['underwriter'], ['underwriter']),
+    // Pricing is the insurer's decision (product rules, or an underwriter's override on the quote):
+    // a distributor cannot set its own premium.
+    premiumAmount: field(ALL, ['underwriter']),
+    premiumFrequency: serverSet(),
+    // Generated at bind from the product's rules.
+    premiumSchedule: serverSet(),
     status: serverSet(),
+    quoteExpiresAt: serverSet(),
+    boundAt: serverSet(),
+    endedOn: serverSet(),
+    endReason: serverSet(),
     createdAt: serverSet(),
+    updatedAt: serverSet(),
   },
   Claim: {
     id: serverSet(),
     policyId: field(ALL, ['policyholder', 'partner_app', 'claims_adjuster']),
-    lossDate: field(ALL, ['policyholder', 'partner_app', 'claims_adjuster'], ['claims_adjuster']),
+    customerId: serverSet(),
+    partnerId: serverSet(),
+    incidentDate: field(ALL, ['policyholder', 'partner_app', 'claims_adjuster'], ['claims_adjuster']),
     description: field(
       ALL,
       ['policyholder', 'partner_app', 'claims_adjuster'],
@@ -125,14 +170,22 @@ export const FIELD_ACCESS = {
     amountClaimed: field(ALL, ['policyholder', 'partner_app', 'claims_adjuster'], ['claims_adjuster']),
     currency: field(ALL, ['policyholder', 'partner_app', 'claims_adjuster']),
     // A changed payee after filing is a classic fraud pattern: only an adjuster may change it.
+    payeeName: field(ALL, ['policyholder', 'partner_app', 'claims_adjuster'], ['claims_adjuster']),
     payeeIban: field(ALL, ['policyholder', 'partner_app', 'claims_adjuster'], ['claims_adjuster']),
     // Set by the approve action, whose amount Cedar checks against the adjuster's authority.
     approvedAmount: serverSet(),
+    // Moved by payouts (payments), never by a request.
+    paidAmount: serverSet(),
     status: serverSet(),
     adjusterId: serverSet(INSURER),
     adjusterNotes: field(['claims_adjuster', 'underwriter', 'auditor'], [], ['claims_adjuster']),
+    decisionReason: serverSet(),
+    decidedAt: serverSet(),
+    // Fraud signals are not shown to the claimant or the distributor (no tipping off).
+    fraudReview: serverSet(['claims_adjuster', 'security_operator', 'auditor']),
     fraudSignals: serverSet(['claims_adjuster', 'security_operator', 'auditor']),
     createdAt: serverSet(),
+    updatedAt: serverSet(),
   },
   KycCase: {
     id: serverSet(),
@@ -144,7 +197,10 @@ export const FIELD_ACCESS = {
     sanctionsHits: serverSet(COMPLIANCE),
     pep: serverSet(COMPLIANCE),
     reviewerNotes: field(COMPLIANCE, [], ['underwriter']),
+    partnerId: serverSet(),
+    decidedAt: serverSet(),
     createdAt: serverSet(),
+    updatedAt: serverSet(),
   },
 } as const satisfies Record<BusinessResourceType, Record<string, FieldRule>>;
 

@@ -141,9 +141,20 @@ describe('auditor', () => {
 describe('function level (admin)', () => {
   const config: Resource = { type: 'AdminResource', id: 'cfg', tenant: 't-1', kind: 'config' };
 
-  it('denies every non-admin role, even in a multi-factor session', () => {
+  it('denies every non-admin role, even in a multi-factor session; auditors may only read', () => {
     for (const role of ROLES.filter((r) => r !== 'tenant_admin' && r !== 'security_operator')) {
       for (const action of ['admin.read', 'admin.update'] as const) {
+        if (role === 'auditor' && action === 'admin.read') {
+          expect(
+            thrown({
+              principal: user([role]),
+              action,
+              resource: config,
+              context: { mfa: 'multi', channel: 'admin' },
+            }),
+          ).toBeUndefined();
+          continue;
+        }
         const err = thrown({
           principal: user([role]),
           action,

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { type TSchema, Type } from 'typebox';
+import { operatorActor } from '../gateway/admin-auth.ts';
 import { AppError } from '../platform/errors/index.ts';
 import { problems, Timestamp, Uuid } from '../platform/http/schemas.ts';
 import { AuditError } from './errors.ts';
@@ -120,7 +121,7 @@ export interface AuditRoutesOptions {
 export const auditAdminRoutes: FastifyPluginAsyncTypebox<AuditRoutesOptions> = async (app, opts) => {
   const { service } = opts;
   const caller =
-    opts.caller ?? ((req) => ({ type: 'operator' as const, id: 'bootstrap-admin', requestId: req.id }));
+    opts.caller ?? ((req) => ({ type: 'operator' as const, id: operatorActor(req).id, requestId: req.id }));
 
   app.get(
     '/audit',

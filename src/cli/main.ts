@@ -3,8 +3,11 @@ import { type Config, ConfigError, loadConfig } from '../config/index.ts';
 import { openDatabase } from '../platform/db/index.ts';
 import { createLogger } from '../platform/log.ts';
 import { openServices } from '../platform/services.ts';
+import { runScanCli, SCAN_HELP } from '../scan/cli.ts';
 import { serve } from '../server.ts';
+import { API_HELP, runApi } from './api.ts';
 import { AUDIT_HELP, runAudit } from './audit.ts';
+import { COMPLIANCE_HELP, runCompliance } from './compliance.ts';
 import { type DemoSeed, seedDemo } from './seed.ts';
 
 const HELP: Record<string, string> = {
@@ -17,6 +20,9 @@ Commands:
   migrate   Apply pending database migrations and exit
   seed      Load data (--demo: a demo insurer, partner and app)
   audit     Verify the tamper-evident audit trail, export signed bundles, print its public keys
+  compliance  Compliance report (ISO 27001, PSD2 RTS, OWASP API) on live evidence, GDPR Art. 30 record
+  api       API lifecycle: the inventory of every route (JSON or Markdown)
+  scan      Assess a running deployment against the OWASP API Security Top 10 (2023)
 
 Run 'bulwark <command> --help' for a command's options.
 Settings come from BULWARK_* environment variables, DATABASE_URL, REDIS_URL, NATS_URL and an
@@ -34,6 +40,9 @@ Applies pending migrations to PostgreSQL (DATABASE_URL) or the embedded database
 
   --demo          create the demo insurer, partner and sandbox app (idempotent); print credentials`,
   audit: AUDIT_HELP,
+  compliance: COMPLIANCE_HELP,
+  scan: SCAN_HELP,
+  api: API_HELP,
 };
 
 const OPTIONS = {
@@ -81,6 +90,11 @@ export async function main(
   }
   // `audit` has subcommands and options of its own (src/cli/audit.ts).
   if (command === 'audit') return runAudit(rest, { out, err, progress: process.stderr });
+  if (command === 'compliance') return runCompliance(rest, { out, err });
+  // `scan` talks to a deployment over HTTP only; it needs no configuration (src/scan/cli.ts).
+  if (command === 'scan') return runScanCli(rest, { out, err });
+  // `api inventory` builds the app in memory to read its route table (src/cli/api.ts).
+  if (command === 'api') return runApi(rest, { out, err });
   try {
     let values: { help?: boolean; port?: string; host?: string; 'data-dir'?: string; demo?: boolean };
     try {

@@ -274,6 +274,155 @@ export const SETTINGS = [
     type: 'list',
     doc: 'Comma-separated browser origins allowed to call the API cross-origin (exact match). Empty: none.',
   },
+  {
+    key: 'webhookAllowHttp',
+    env: 'BULWARK_WEBHOOK_ALLOW_HTTP',
+    type: 'bool',
+    doc: 'Allow plain `http://` webhook URLs (tests and development only; refused in production).',
+  },
+  {
+    key: 'webhookAllowedCidrs',
+    env: 'BULWARK_WEBHOOK_ALLOWED_CIDRS',
+    type: 'list',
+    doc: "Comma-separated CIDRs exempted from the webhook SSRF guard's private-address check, e.g. `127.0.0.1/32` for a local test receiver (metadata addresses never are). Refused in production.",
+  },
+  {
+    key: 'siemSyslogUrl',
+    env: 'BULWARK_SIEM_SYSLOG_URL',
+    type: 'url',
+    schemes: ['tcp:', 'tls:'],
+    doc: 'SIEM export to syslog (RFC 5424, octet-counted TCP framing): `tls://host:port` (RFC 5425, default port 6514) or `tcp://host:port`. Production refuses `tcp://` to a non-loopback host unless BULWARK_SIEM_SYSLOG_ALLOW_PLAINTEXT is set. Unset: off.',
+  },
+  {
+    key: 'siemSyslogFormat',
+    env: 'BULWARK_SIEM_SYSLOG_FORMAT',
+    type: 'enum',
+    values: ['cef', 'ocsf'],
+    doc: 'Syslog message body: `cef` (ArcSight CEF) or `ocsf` (the OCSF event as JSON).',
+  },
+  {
+    key: 'siemSyslogCaFile',
+    env: 'BULWARK_SIEM_SYSLOG_CA_FILE',
+    type: 'path',
+    doc: "PEM CA bundle the syslog collector's TLS certificate must chain to. Unset: the system CAs.",
+  },
+  {
+    key: 'siemSyslogAllowPlaintext',
+    env: 'BULWARK_SIEM_SYSLOG_ALLOW_PLAINTEXT',
+    type: 'bool',
+    doc: 'Allow `tcp://` (unencrypted) syslog to a non-loopback host in production, e.g. to a local relay on a trusted network.',
+  },
+  {
+    key: 'siemNats',
+    env: 'BULWARK_SIEM_NATS',
+    type: 'bool',
+    doc: 'SIEM export of OCSF events to NATS JetStream (the NATS_URL server), subjects `PREFIX.<tenant id|platform>.<class>`.',
+  },
+  {
+    key: 'siemNatsStream',
+    env: 'BULWARK_SIEM_NATS_STREAM',
+    type: 'string',
+    doc: 'JetStream stream of the SIEM export (created if missing).',
+  },
+  {
+    key: 'siemNatsSubjectPrefix',
+    env: 'BULWARK_SIEM_NATS_SUBJECT_PREFIX',
+    type: 'string',
+    doc: "Subject prefix of the SIEM export; must not overlap the event stream's subjects.",
+  },
+  {
+    key: 'siemHttpUrl',
+    env: 'BULWARK_SIEM_HTTP_URL',
+    type: 'url',
+    schemes: ['https:', 'http:'],
+    doc: 'SIEM export to an HTTPS collector: batches POSTed as JSON (see BULWARK_SIEM_HTTP_FORMAT). Must be https in production. Unset: off.',
+  },
+  {
+    key: 'siemHttpToken',
+    env: 'BULWARK_SIEM_HTTP_TOKEN',
+    type: 'string',
+    secret: true,
+    doc: 'Token sent to the HTTPS collector (`Authorization: Bearer …`, or `Splunk …` with format `hec`).',
+  },
+  {
+    key: 'siemHttpFormat',
+    env: 'BULWARK_SIEM_HTTP_FORMAT',
+    type: 'enum',
+    values: ['ocsf', 'hec'],
+    doc: 'HTTPS collector body: `ocsf` (JSON array of OCSF events) or `hec` (Splunk HTTP Event Collector).',
+  },
+  {
+    key: 'siemBatchSize',
+    env: 'BULWARK_SIEM_BATCH_SIZE',
+    type: 'int',
+    min: 1,
+    max: 5000,
+    doc: 'Audit records per SIEM export batch (one batch in flight per sink).',
+  },
+  {
+    key: 'siemPollMs',
+    env: 'BULWARK_SIEM_POLL_MS',
+    type: 'int',
+    min: 50,
+    max: 60_000,
+    doc: 'How often a caught-up SIEM exporter looks for new audit records.',
+  },
+  {
+    key: 'otelEndpoint',
+    env: 'OTEL_EXPORTER_OTLP_ENDPOINT',
+    type: 'url',
+    schemes: ['http:', 'https:'],
+    doc: 'OpenTelemetry OTLP/HTTP endpoint (spans go to `ENDPOINT/v1/traces`, JSON encoding). Unset: no spans are recorded; incoming W3C `traceparent` ids still reach the logs.',
+  },
+  {
+    key: 'otelHeaders',
+    env: 'OTEL_EXPORTER_OTLP_HEADERS',
+    type: 'string',
+    secret: true,
+    doc: 'Headers sent to the OTLP endpoint, `key=value` pairs separated by commas (e.g. an API key).',
+  },
+  {
+    key: 'otelServiceName',
+    env: 'OTEL_SERVICE_NAME',
+    type: 'string',
+    doc: 'The `service.name` resource attribute of exported spans.',
+  },
+  {
+    key: 'kycSanctionsLists',
+    env: 'BULWARK_KYC_SANCTIONS_LISTS',
+    type: 'list',
+    doc: 'Comma-separated sanctions list files screened by live verifications: EU FSF XML, UN consolidated XML, OFAC SDN CSV (with its alt.csv beside it) or a CSV with an id,schema,name header; the format is detected. Defaults to the fictional samples in data/sanctions.',
+  },
+  {
+    key: 'kycPepLists',
+    env: 'BULWARK_KYC_PEP_LISTS',
+    type: 'list',
+    doc: 'Comma-separated politically-exposed-person list files, in the same formats. Defaults to the fictional sample in data/pep.',
+  },
+  {
+    key: 'kycMatchThreshold',
+    env: 'BULWARK_KYC_MATCH_THRESHOLD',
+    type: 'int',
+    min: 70,
+    max: 100,
+    doc: 'Jaro-Winkler similarity, in percent, at or above which a name matches a sanctions or PEP list entry.',
+  },
+  {
+    key: 'kycWorkerPollMs',
+    env: 'BULWARK_KYC_WORKER_POLL_MS',
+    type: 'int',
+    min: 0,
+    max: 3_600_000,
+    doc: 'How often the verification worker looks for submitted cases; 0 turns the in-process worker off.',
+  },
+  {
+    key: 'paymentsWorkerPollMs',
+    env: 'BULWARK_PAYMENTS_WORKER_POLL_MS',
+    type: 'int',
+    min: 0,
+    max: 3_600_000,
+    doc: 'How often the payments worker submits due collections and applies rail reports; 0 turns it off.',
+  },
 ] as const satisfies readonly Setting[];
 
 export interface Config {
@@ -313,7 +462,29 @@ export interface Config {
   readonly keepAliveTimeoutMs: number;
   readonly maxConnections: number;
   readonly corsOrigins: readonly string[];
+  readonly webhookAllowHttp: boolean;
+  readonly webhookAllowedCidrs: readonly string[];
   readonly rateLimitsFile: string | undefined;
+  readonly siemSyslogUrl: string | undefined;
+  readonly siemSyslogFormat: 'cef' | 'ocsf';
+  readonly siemSyslogCaFile: string | undefined;
+  readonly siemSyslogAllowPlaintext: boolean;
+  readonly siemNats: boolean;
+  readonly siemNatsStream: string;
+  readonly siemNatsSubjectPrefix: string;
+  readonly siemHttpUrl: string | undefined;
+  readonly siemHttpToken: string | undefined;
+  readonly siemHttpFormat: 'ocsf' | 'hec';
+  readonly siemBatchSize: number;
+  readonly siemPollMs: number;
+  readonly otelEndpoint: string | undefined;
+  readonly otelHeaders: string | undefined;
+  readonly otelServiceName: string;
+  readonly kycSanctionsLists: readonly string[];
+  readonly kycPepLists: readonly string[];
+  readonly kycMatchThreshold: number;
+  readonly kycWorkerPollMs: number;
+  readonly paymentsWorkerPollMs: number;
   /** Which secrets were generated for development rather than configured (production refuses these). */
   readonly generated: readonly ('bootstrapAdminTokens' | 'masterKeys')[];
 }
@@ -349,4 +520,24 @@ export const DEFAULTS = {
   keepAliveTimeoutMs: 5_000,
   maxConnections: 10_000,
   corsOrigins: [],
+  webhookAllowHttp: false,
+  webhookAllowedCidrs: [],
+  siemSyslogFormat: 'cef',
+  siemSyslogAllowPlaintext: false,
+  siemNats: false,
+  siemNatsStream: 'BULWARK_SIEM',
+  siemNatsSubjectPrefix: 'bulwark-siem',
+  siemHttpFormat: 'ocsf',
+  siemBatchSize: 200,
+  siemPollMs: 1000,
+  otelServiceName: 'bulwark',
+  kycSanctionsLists: [
+    'data/sanctions/eu-fsf-sample.xml',
+    'data/sanctions/un-consolidated-sample.xml',
+    'data/sanctions/ofac-sdn-sample.csv',
+  ],
+  kycPepLists: ['data/pep/pep-sample.csv'],
+  kycMatchThreshold: 90,
+  kycWorkerPollMs: 500,
+  paymentsWorkerPollMs: 1000,
 } as const satisfies Partial<Record<SettingKey, unknown>>;

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Config } from '../config/index.ts';
+import { AppError } from '../platform/errors/index.ts';
 import type { Logger } from '../platform/log.ts';
 import type { Services } from '../platform/services.ts';
 import type { GatewayDecisions } from './decisions.ts';
@@ -13,7 +14,7 @@ import {
   type PolicyTable,
   type RateLimitHooks,
 } from './rate-limit/index.ts';
-import { compileWaf, installWaf, type WafExclusion } from './waf/index.ts';
+import { compileWaf, installWaf, WafErrors, type WafExclusion } from './waf/index.ts';
 
 /**
  * Fields that legitimately look like attacks. OAuth clients send URLs (redirect URIs, RFC 8252
@@ -22,6 +23,9 @@ import { compileWaf, installWaf, type WafExclusion } from './waf/index.ts';
 const WAF_EXCLUSIONS: WafExclusion[] = [
   { route: '/oauth/*', placement: 'query', key: 'redirect_uri', families: ['ssrf', 'rfi'] },
   { route: '/oauth/*', placement: 'body', key: 'redirect_uri', families: ['ssrf', 'rfi'] },
+  // RFC 8707 resource indicators are URLs the authorization server only compares with its own.
+  { route: '/oauth/*', placement: 'query', key: 'resource', families: ['ssrf', 'rfi'] },
+  { route: '/oauth/*', placement: 'body', key: 'resource', families: ['ssrf', 'rfi'] },
   // App registration carries the app's redirect URIs (validated: https or loopback only).
   {
     route: '/admin/tenants/:tenantId/partners/:partnerId/apps',
@@ -29,6 +33,10 @@ const WAF_EXCLUSIONS: WafExclusion[] = [
     key: 'redirectUris',
     families: ['ssrf', 'rfi'],
   },
+  // Webhook receiver URLs: the webhooks SSRF guard checks them after DNS resolution (and again
+  // before every delivery), answering each refusal with its own code.
+  { route: '/v1/webhooks/subscriptions', placement: 'body', key: 'url', families: ['ssrf', 'rfi'] },
+  { route: '/v1/webhooks/subscriptions/:id', placement: 'body', key: 'url', families: ['ssrf', 'rfi'] },
 ];
 
 export interface GatewayDeps {
@@ -43,6 +51,11 @@ export interface GatewayDeps {
 export interface Gateway {
   /** Per-principal limits, for each authenticated face to add right after its authenticator. */
   readonly rateLimit: RateLimitHooks;
+  /**
+   * The WAF's verdict on a body it could not read on the way in (a decrypted JWE, gateway/jwe):
+   * the whole request judged again with that body; throws WAF_BLOCKED as the preParsing step would.
+   */
+  readonly inspectBody: (req: FastifyRequest, contentType: string, text: string) => void;
 }
 
 /**
@@ -88,5 +101,18 @@ export function installGateway(
     exclusions: WAF_EXCLUSIONS,
   });
   installWaf(app, waf, { onDecision: decisions.waf });
-  return { rateLimit };
+  const inspectBody = (req: FastifyRequest, contentType: string, text: string): void => {
+    const raw = req.raw;
+    const head = {
+      method: raw.method ?? '',
+      httpVersion: raw.httpVersion,
+      url: raw.url ?? '/',
+      rawHeaders: raw.rawHeaders,
+    };
+    const decision = waf.evaluate(head, { contentType, text }, req.routeOptions.url ?? '');
+    if (decision.matches.length > 0) decisions.waf(req, decision);
+    if (decision.action === 'block')
+      throw new AppError(WafErrors.WAF_BLOCKED, undefined, { ruleIds: decision.ruleIds });
+  };
+  return { rateLimit, inspectBody };
 }

@@ -67,6 +67,14 @@ export function createMetrics(db: Database) {
     },
   });
   new Gauge({
+    name: 'bulwark_webhook_deliveries_pending',
+    help: 'Webhook deliveries waiting for a first attempt or a retry (backlog)',
+    registers: [registry],
+    async collect() {
+      this.set(await scalar(sql`SELECT count(*) AS v FROM webhook_deliveries WHERE status = 'pending'`));
+    },
+  });
+  new Gauge({
     name: 'bulwark_audit_queue_length',
     help: 'Audit records queued for the chain writer',
     registers: [registry],
@@ -86,8 +94,75 @@ export function createMetrics(db: Database) {
       );
     },
   });
+  const siemExported = new Counter({
+    name: 'bulwark_siem_exported_total',
+    help: 'Audit records delivered to a SIEM sink (re-sends included), by sink',
+    labelNames: ['sink'] as const,
+    registers: [registry],
+  });
+  const siemFailures = new Counter({
+    name: 'bulwark_siem_export_failures_total',
+    help: 'Failed SIEM deliveries (each retried), by sink',
+    labelNames: ['sink'] as const,
+    registers: [registry],
+  });
+  // Export lag per sink, from the persisted cursors (so every instance reports the same figure).
+  const siemLag = async () =>
+    db.asSystem((tx) =>
+      rows<{ sink: string; records: number | string; seconds: number | string | null }>(
+        tx,
+        sql`SELECT c.sink, greatest(coalesce((SELECT max(seq) FROM audit_log), 0) - c.last_seq, 0) AS records,
+                   coalesce((SELECT extract(epoch FROM now() - a.occurred_at) FROM audit_log a
+                              WHERE a.seq = c.last_seq + 1), 0) AS seconds
+              FROM siem_cursors c`,
+      ),
+    );
+  new Gauge({
+    name: 'bulwark_siem_export_lag_records',
+    help: 'Audit records not yet acknowledged by the SIEM sink',
+    labelNames: ['sink'] as const,
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const r of await siemLag()) this.set({ sink: r.sink }, Number(r.records));
+    },
+  });
+  new Gauge({
+    name: 'bulwark_siem_export_lag_seconds',
+    help: 'Age of the oldest audit record not yet acknowledged by the SIEM sink (0 when caught up)',
+    labelNames: ['sink'] as const,
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const r of await siemLag()) this.set({ sink: r.sink }, Math.max(0, Number(r.seconds ?? 0)));
+    },
+  });
+  const detectionAlerts = new Counter({
+    name: 'bulwark_detection_alerts_total',
+    help: 'Alerts raised by threat detection (new alerts, not updates), by detector and severity',
+    labelNames: ['detector', 'severity'] as const,
+    registers: [registry],
+  });
+  const detectionSuppressed = new Counter({
+    name: 'bulwark_detection_suppressed_total',
+    help: 'Findings dropped by an operator suppression, by detector',
+    labelNames: ['detector'] as const,
+    registers: [registry],
+  });
   return {
     registry,
+    alert(detector: string, severity: string): void {
+      detectionAlerts.inc({ detector, severity });
+    },
+    suppressed(detector: string): void {
+      detectionSuppressed.inc({ detector });
+    },
+    siemExported(sink: string, records: number): void {
+      siemExported.inc({ sink }, records);
+    },
+    siemFailure(sink: string): void {
+      siemFailures.inc({ sink });
+    },
     request(route: string, method: string, status: number, seconds: number): void {
       requests.inc({ route, method, status: String(status) });
       latency.observe({ route, method }, seconds);

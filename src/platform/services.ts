@@ -6,7 +6,8 @@ import { type Kv, openKv } from './kv/index.ts';
 import type { Logger } from './log.ts';
 
 /** Key-ring purposes rotated on schedule (a purpose without keys yet is left alone). */
-const KEY_PURPOSES = ['oauth', 'audit'] as const;
+// 'message' and 'encryption': response signatures and JWE decryption keys (src/gateway/signatures, jwe).
+const KEY_PURPOSES = ['oauth', 'audit', 'webhook', 'message', 'encryption'] as const;
 const KEY_MAINTENANCE_MS = 10 * 60_000;
 
 /** The infrastructure every module shares: storage, key-value store, event bus and outbox relay. */

@@ -14,13 +14,29 @@ const MIN_RSA_BITS = 2048;
 
 /**
  * A client's registered keys must be public signing keys of the algorithms we accept (ES256 on
- * P-256, EdDSA on Ed25519, PS256 on RSA ≥ 2048 bits). A private member anywhere is refused: it
- * would mean the partner leaked its key to us.
+ * P-256, EdDSA on Ed25519, PS256 on RSA ≥ 2048 bits), or public encryption keys (`use: enc`, for
+ * JWE responses: P-256 for ECDH-ES+A256KW, RSA ≥ 2048 bits for RSA-OAEP-256; gateway/jwe). A
+ * private member anywhere is refused: it would mean the partner leaked its key to us.
  */
 export function checkPublicJwks(jwks: Jwks): void {
   if (!jwks.keys.length || jwks.keys.length > MAX_KEYS) throw new TenantError('APP_JWKS_INVALID');
   for (const key of jwks.keys) {
     if (PRIVATE_MEMBERS.some((m) => m in key)) throw new TenantError('APP_JWKS_INVALID');
+    if (key.use === 'enc') {
+      const encOk =
+        (key.kty === 'EC' &&
+          key.crv === 'P-256' &&
+          typeof key.x === 'string' &&
+          typeof key.y === 'string' &&
+          (key.alg === undefined || key.alg === 'ECDH-ES+A256KW')) ||
+        (key.kty === 'RSA' &&
+          typeof key.n === 'string' &&
+          typeof key.e === 'string' &&
+          Buffer.from(key.n, 'base64url').length * 8 >= MIN_RSA_BITS &&
+          (key.alg === undefined || key.alg === 'RSA-OAEP-256'));
+      if (!encOk) throw new TenantError('APP_JWKS_INVALID');
+      continue;
+    }
     if (key.use !== undefined && key.use !== 'sig') throw new TenantError('APP_JWKS_INVALID');
     const ok =
       (key.kty === 'EC' && key.crv === 'P-256' && typeof key.x === 'string' && typeof key.y === 'string') ||
@@ -48,7 +64,9 @@ function redirectUriAllowed(uri: string): boolean {
   }
 }
 
-const ALLOWED_SCOPES = new Set<string>(['openid', 'offline_access', ...API_SCOPES]);
+// `admin` is only ever granted for the admin resource, which only the platform tenant's clients may
+// ask for (identity/oauth/provider.ts); elsewhere it is inert.
+const ALLOWED_SCOPES = new Set<string>(['openid', 'offline_access', 'admin', ...API_SCOPES]);
 
 export interface AppCredentials {
   authMethod: AuthMethod;

@@ -1,5 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
+import { operatorActor } from '../gateway/admin-auth.ts';
 import { AppError } from '../platform/errors/index.ts';
 import { PageOf, PageQuery, problems, Timestamp, Uuid } from '../platform/http/schemas.ts';
 import { TenantError } from './errors.ts';
@@ -68,11 +70,8 @@ const AppParams = Type.Object(
 );
 const admin = { tags: ['admin: tenants'], security: [{ bootstrapAdmin: [] }] };
 
-/** The bootstrap admin is the operator of every admin request (until operator sign-in lands). */
-const operator = (req: { id: string }): ActorContext => ({
-  actor: { type: 'operator', id: 'bootstrap-admin' },
-  requestId: req.id,
-});
+/** The operator of an admin request (an operator's user id, or the bootstrap credential). */
+const operator = (req: FastifyRequest): ActorContext => ({ actor: operatorActor(req), requestId: req.id });
 
 /** The one place tenant domain errors become HTTP. */
 function http(err: unknown): never {

@@ -3,11 +3,17 @@
  * (`openid-client`), DPoP-bound access tokens — for partner apps (client_credentials +
  * private_key_jwt) and for people (authorization code + PAR + PKCE + password + TOTP).
  */
-import { webcrypto } from 'node:crypto';
+import { randomBytes, webcrypto } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import * as oidc from 'openid-client';
 import { PeopleService } from '../../src/identity/people/index.ts';
 import { totpCode } from '../../src/identity/people/totp.ts';
+import {
+  contentDigest,
+  signatureBase,
+  signatureFields,
+  signatureParams,
+} from '../../src/platform/http/message-signatures.ts';
 import { adminHeaders, testApp } from './app.ts';
 import { freePort } from './process.ts';
 
@@ -53,9 +59,25 @@ export interface ApiResponse {
   readonly body: any;
 }
 
+/** RFC 9421 signing of a call (src/gateway/signatures) with the app's registered private key. */
+export interface SignOptions {
+  /** `created`, in seconds (default: now). */
+  readonly created?: number;
+  /** Default: a fresh random one. */
+  readonly nonce?: string;
+  /** Covered components. Default: @method @target-uri, and content-type content-digest with a body. */
+  readonly components?: readonly string[];
+  /** Runs after signing, before sending: where a test changes the message (say, the body). */
+  readonly tamper?: (message: { headers: Headers; body: string | undefined }) => string | undefined;
+}
+
 export interface CallOptions {
   readonly body?: unknown;
+  /** A body sent as is (with its content type in `headers`), e.g. a compact JWE. */
+  readonly rawBody?: string;
   readonly headers?: Record<string, string>;
+  /** Signs the request (RFC 9421, ecdsa-p256-sha256, Content-Digest) with the caller's app key. */
+  readonly sign?: boolean | SignOptions;
 }
 
 /** Something that calls `/v1` with a DPoP-bound access token of its own. */
@@ -86,12 +108,46 @@ function discover(issuer: string, clientId: string, key: webcrypto.CryptoKey, ki
   });
 }
 
+/** Adds Content-Digest, Signature-Input and Signature (label sig1) to a request about to be sent. */
+async function signRequest(
+  signer: { kid: string; privateKey: webcrypto.CryptoKey },
+  message: { method: string; url: string; headers: Headers; body: string | undefined },
+  options: SignOptions,
+): Promise<void> {
+  if (message.body !== undefined) message.headers.set('content-digest', contentDigest(message.body));
+  const components = options.components ?? [
+    '@method',
+    '@target-uri',
+    ...(message.body !== undefined ? ['content-type', 'content-digest'] : []),
+  ];
+  const params = signatureParams(components, {
+    created: options.created ?? Math.floor(Date.now() / 1000),
+    keyid: signer.kid,
+    alg: 'ecdsa-p256-sha256',
+    nonce: options.nonce ?? randomBytes(16).toString('base64url'),
+  });
+  const base = signatureBase(
+    { method: message.method, targetUri: message.url, headers: Object.fromEntries(message.headers) },
+    params,
+  );
+  // WebCrypto ECDSA signatures are already r || s, as RFC 9421 §3.3.4 wants.
+  const sig = await webcrypto.subtle.sign(
+    { name: 'ECDSA', hash: 'SHA-256' },
+    signer.privateKey,
+    Buffer.from(base, 'utf8'),
+  );
+  const fields = signatureFields('sig1', params, new Uint8Array(sig));
+  message.headers.set('signature-input', fields.signatureInput);
+  message.headers.set('signature', fields.signature);
+}
+
 function caller(
   issuer: string,
   ids: { clientId: string; tenantId: string; partnerId: string; userId?: string },
   config: oidc.Configuration,
   dpop: oidc.DPoPHandle,
   obtain: () => Promise<string>,
+  signer?: { kid: string; privateKey: webcrypto.CryptoKey },
 ): ApiCaller {
   let token: { value: string; at: number } | undefined;
   const current = async () => {
@@ -104,10 +160,17 @@ function caller(
     accessToken: current,
     async call(method, path, options = {}) {
       const headers = new Headers(options.headers);
-      let body: string | undefined;
+      let body: string | undefined = options.rawBody;
       if (options.body !== undefined) {
         headers.set('content-type', 'application/json');
         body = JSON.stringify(options.body);
+      }
+      if (options.sign) {
+        if (!signer) throw new Error('this caller has no signing key');
+        const signOptions = options.sign === true ? {} : options.sign;
+        const url = new URL(path, issuer).href;
+        await signRequest(signer, { method, url, headers, body }, signOptions);
+        if (signOptions.tamper) body = signOptions.tamper({ headers, body });
       }
       const res = await oidc
         .fetchProtectedResource(config, await current(), new URL(path, issuer), method, body, headers, {
@@ -134,7 +197,14 @@ function caller(
  */
 export async function partnerApi(
   { app, issuer }: Listening,
-  options: { tenantId: string; partnerId: string; scope: string; name?: string },
+  options: {
+    tenantId: string;
+    partnerId: string;
+    scope: string;
+    name?: string;
+    /** More public keys for the app's JWKS, e.g. an encryption key (`use: enc`) for JWE responses. */
+    extraKeys?: readonly Record<string, unknown>[];
+  },
 ): Promise<ApiCaller> {
   const kid = `app-${Math.random().toString(36).slice(2, 10)}`;
   const key = await clientKeyPair(kid);
@@ -142,7 +212,11 @@ export async function partnerApi(
     app,
     'POST',
     `/admin/tenants/${options.tenantId}/partners/${options.partnerId}/apps`,
-    { name: options.name ?? 'backend', jwks: { keys: [key.jwk] }, scope: options.scope },
+    {
+      name: options.name ?? 'backend',
+      jwks: { keys: [key.jwk, ...(options.extraKeys ?? [])] },
+      scope: options.scope,
+    },
   );
   const clientId: string = registered.clientId;
   const config = await discover(issuer, clientId, key.privateKey, kid);
@@ -156,6 +230,7 @@ export async function partnerApi(
       const tokens = await oidc.clientCredentialsGrant(config, { scope: options.scope }, { DPoP: dpop });
       return tokens.access_token;
     },
+    { kid, privateKey: key.privateKey },
   );
 }
 
@@ -220,7 +295,7 @@ export async function createPerson(
 
 /** TOTP steps already spent per secret: each is accepted once, and only within ±1 step of now. */
 const lastTotpStep = new Map<string, number>();
-async function freshTotpCode(secret: string): Promise<string> {
+export async function freshTotpCode(secret: string): Promise<string> {
   for (;;) {
     const now = Math.floor(Date.now() / 30_000);
     const step = Math.max((lastTotpStep.get(secret) ?? now - 2) + 1, now - 1);
@@ -245,24 +320,24 @@ export async function userApi(
     person: Person;
     scope: string;
     authorizationDetails?: readonly Record<string, unknown>[];
+    /** RFC 8707 resource indicator; default the partner API. `<issuer>/admin` for operators. */
+    resource?: string;
+    /** Registers the web app (POST path, body) → the created app; default the bootstrap admin. */
+    register?: (path: string, body: object) => Promise<{ clientId: string }>;
   },
 ): Promise<ApiCaller> {
   const { app, issuer } = listening;
   const kid = `web-${Math.random().toString(36).slice(2, 10)}`;
   const key = await clientKeyPair(kid);
   const redirectUri = 'http://127.0.0.1:9/cb';
-  const registered = await admin(
-    app,
-    'POST',
-    `/admin/tenants/${options.tenantId}/partners/${options.partnerId}/apps`,
-    {
-      name: 'web app',
-      jwks: { keys: [key.jwk] },
-      grantTypes: ['authorization_code'],
-      redirectUris: [redirectUri],
-      scope: `openid ${options.scope}`,
-    },
-  );
+  const register = options.register ?? ((path: string, body: object) => admin(app, 'POST', path, body));
+  const registered = await register(`/admin/tenants/${options.tenantId}/partners/${options.partnerId}/apps`, {
+    name: 'web app',
+    jwks: { keys: [key.jwk] },
+    grantTypes: ['authorization_code'],
+    redirectUris: [redirectUri],
+    scope: `openid ${options.scope}`,
+  });
   const clientId: string = registered.clientId;
   const config = await discover(issuer, clientId, key.privateKey, kid);
   const dpop = oidc.getDPoPHandle(config, await oidc.randomDPoPKeyPair('ES256'));
@@ -280,6 +355,7 @@ export async function userApi(
         ...(options.authorizationDetails
           ? { authorization_details: JSON.stringify(options.authorizationDetails) }
           : {}),
+        ...(options.resource ? { resource: options.resource } : {}),
       },
       { DPoP: dpop },
     );
@@ -322,5 +398,6 @@ export async function userApi(
     config,
     dpop,
     signIn,
+    { kid, privateKey: key.privateKey },
   );
 }

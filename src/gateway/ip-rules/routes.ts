@@ -4,6 +4,7 @@ import { Type } from 'typebox';
 import { AppError } from '../../platform/errors/index.ts';
 import { PageOf, problems, Timestamp, Uuid } from '../../platform/http/schemas.ts';
 import { UUID_PATTERN } from '../../platform/ids.ts';
+import { operatorActor } from '../admin-auth.ts';
 import { IpRulesError } from './errors.ts';
 import type { IpRulesService } from './service.ts';
 import type { IpScope } from './types.ts';
@@ -87,7 +88,7 @@ export interface IpRulesRoutesOptions {
  */
 export const ipRulesAdminRoutes: FastifyPluginAsyncTypebox<IpRulesRoutesOptions> = async (
   app,
-  { service, actor = () => 'operator:bootstrap-admin' },
+  { service, actor = (req) => `operator:${operatorActor(req).id}` },
 ) => {
   // ---- platform rules ----
 

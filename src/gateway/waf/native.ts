@@ -227,6 +227,8 @@ function checkContentType(
   const type = v.split(';', 1)[0]!.trim().toLowerCase();
   const allowed =
     type === 'application/json' ||
+    // Compact JWE / JWS (RFC 7516 §9.2.1, RFC 7515 §9.2.1): encrypted bodies, src/gateway/jwe.
+    type === 'application/jose' ||
     /^application\/[\w.+-]+\+json$/.test(type) ||
     type === 'application/x-www-form-urlencoded' ||
     type === 'multipart/form-data' ||

@@ -2,6 +2,7 @@ import { and, eq } from 'drizzle-orm';
 import type { AdapterPayload } from 'oidc-provider';
 import type { Database } from '../../platform/db/index.ts';
 import { apps, tenants } from '../../platform/db/schema.ts';
+import { PAYMENT_INITIATION } from '../sca/details.ts';
 
 export interface ClientRecord {
   readonly clientId: string;
@@ -64,6 +65,8 @@ export function clientMetadata(record: ClientRecord | undefined): AdapterPayload
     grant_types: record.grantTypes,
     redirect_uris: record.redirectUris,
     response_types: record.grantTypes.includes('authorization_code') ? ['code'] : [],
+    // People approve payments (RFC 9396) only in the code flow; an app for itself never carries one.
+    authorization_details_types: record.grantTypes.includes('authorization_code') ? [PAYMENT_INITIATION] : [],
     ...(record.scope ? { scope: record.scope } : {}),
     dpop_bound_access_tokens: !mtls,
     tls_client_certificate_bound_access_tokens: mtls,

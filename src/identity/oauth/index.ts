@@ -3,7 +3,7 @@ import type Provider from 'oidc-provider';
 import { pruneExpired } from './adapter.ts';
 import { createProvider, type OAuthServerDeps } from './provider.ts';
 
-export { ACCESS_TOKEN_TTL_SEC, API_SCOPES, apiAudience, SIGNING_ALGS } from './provider.ts';
+export { ACCESS_TOKEN_TTL_SEC, API_SCOPES, adminAudience, apiAudience, SIGNING_ALGS } from './provider.ts';
 export { oauthRoutes } from './routes.ts';
 
 const PRUNE_EVERY_MS = 5 * 60_000;

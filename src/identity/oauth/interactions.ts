@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type Provider from 'oidc-provider';
 import { setContextAccess } from '../../platform/http/route-guard.ts';
+import { ACR_2FA } from '../people/amr.ts';
 import {
   CSRF_FIELD,
   checkCsrf,
@@ -14,6 +15,12 @@ import {
   pageHeaders,
   secondFactorPage,
 } from '../people/index.ts';
+import {
+  detailProblem,
+  fromDecimal,
+  PAYMENT_INITIATION,
+  type PaymentInitiationDetail,
+} from '../sca/details.ts';
 
 const FORM_LIMIT = 8 * 1024;
 
@@ -21,9 +28,42 @@ export interface InteractionDeps {
   readonly provider: () => Provider;
   readonly people: PeopleService;
   readonly sessions: LoginSessions;
+  /**
+   * Each decided sign-in step, for threat detection (credential stuffing, spraying). The username
+   * is passed only when the user is not known, to be digested by the receiver, never stored.
+   */
+  readonly onSignIn?: ((report: SignInReport) => void) | undefined;
+}
+
+export interface SignInReport {
+  readonly tenantId: string;
+  readonly clientId?: string | undefined;
+  readonly ip: string;
+  readonly userId?: string | undefined;
+  readonly username?: string | undefined;
+  readonly outcome: 'success' | 'failure' | 'locked';
 }
 
 type Form = Record<string, string>;
+
+/**
+ * The payment a consent is asked for (RFC 9396 `authorization_details` of type
+ * payment_initiation, validated at PAR), or undefined for a plain sign-in. One payment per approval.
+ */
+function requestedPayment(params: Record<string, unknown>): PaymentInitiationDetail | undefined {
+  if (typeof params.authorization_details !== 'string') return undefined;
+  const all = JSON.parse(params.authorization_details) as unknown[];
+  const payments = all.filter(
+    (d): d is PaymentInitiationDetail =>
+      (d as { type?: unknown }).type === PAYMENT_INITIATION && detailProblem(d) === undefined,
+  );
+  if (payments.length !== 1 || all.length !== 1)
+    throw new Error('one payment_initiation detail per approval');
+  return payments[0];
+}
+
+/** SCA is two factors (PSD2 Art. 97): a payment cannot be approved in a one-factor session. */
+const twoFactor = (session: { acr?: string } | undefined) => session?.acr === ACR_2FA;
 
 /**
  * The pages oidc-provider hands people to (its `interactions.url`): sign-in with password, second
@@ -101,9 +141,39 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionD
         .split(' ')
         .filter(Boolean)
         .map((name) => ({ name }));
+      const payment = requestedPayment(interaction.params);
+      if (payment && !twoFactor(interaction.session)) {
+        return render(
+          reply,
+          messagePage({
+            title: 'Two factors needed',
+            message: 'Approving a payment needs a second factor. Set one up, then start again from the app.',
+          }),
+          origins,
+          403,
+        );
+      }
       return render(
         reply,
-        consentPage({ action: paths(interaction.uid).consent, csrfToken, clientName, scopes }),
+        consentPage({
+          action: paths(interaction.uid).consent,
+          csrfToken,
+          clientName,
+          scopes,
+          ...(payment
+            ? {
+                payment: {
+                  amountMinor: fromDecimal(
+                    payment.instructedAmount.amount,
+                    payment.instructedAmount.currency,
+                  )!,
+                  currency: payment.instructedAmount.currency,
+                  payee: { name: payment.creditorName, account: payment.creditorAccount.iban },
+                  reference: payment.paymentId,
+                },
+              }
+            : {}),
+        }),
         origins,
       );
     },
@@ -128,6 +198,15 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionD
       const form = req.body as Form;
       const username = form.username ?? '';
       const result = await deps.people.authenticate(tenantId, { username, password: form.password ?? '' });
+      if (result.status !== 'second-factor') {
+        deps.onSignIn?.({
+          tenantId,
+          clientId: String(interaction.params.client_id),
+          ip: req.ip,
+          outcome: result.status,
+          ...(result.status === 'success' ? { userId: result.userId } : { username }),
+        });
+      }
       const csrfToken = issueCsrf(session);
       switch (result.status) {
         case 'second-factor':
@@ -187,6 +266,16 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionD
         kind: 'code',
         code: (req.body as Form).code ?? '',
       });
+      if (result.status !== 'second-factor') {
+        // Unknown usernames are named by their blind index (`pending.key`), never by the name.
+        deps.onSignIn?.({
+          tenantId,
+          clientId: String(interaction.params.client_id),
+          ip: req.ip,
+          outcome: result.status,
+          ...(pending.userId ? { userId: pending.userId } : { username: `key:${pending.key}` }),
+        });
+      }
       if (result.status === 'success')
         return finishLogin(req, reply, session, result.userId, result.acr, result.amr);
       const csrfToken = issueCsrf(session);
@@ -263,6 +352,19 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionD
       if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims);
       for (const [indicator, scopes] of Object.entries(missing.missingResourceScopes ?? {})) {
         grant.addResourceScope(indicator, scopes.join(' '));
+      }
+      // The payment shown on the page, exactly as requested, becomes the grant's only detail.
+      const payment = requestedPayment(interaction.params);
+      if (payment) {
+        if (!twoFactor(interaction.session)) {
+          await provider.interactionFinished(req.raw, reply.raw, {
+            error: 'access_denied',
+            error_description: 'a payment needs two factors',
+          });
+          return;
+        }
+        grant.rar = [];
+        grant.addRar({ ...payment });
       }
       const grantId = await grant.save();
       await provider.interactionFinished(

@@ -5,6 +5,7 @@ import type { Config } from '../../config/index.ts';
 import type { Logger } from '../../platform/log.ts';
 import type { Services } from '../../platform/services.ts';
 import type { PeopleService } from '../people/index.ts';
+import { detailProblem, PAYMENT_INITIATION } from '../sca/details.ts';
 import { adapterFactory } from './adapter.ts';
 import { clientLookup, EXTRA_CLIENT_METADATA } from './clients.ts';
 import { structuredTokenEndpoints } from './structured-tokens.ts';
@@ -35,6 +36,11 @@ export function apiAudience(config: Config): string {
   return `${config.publicUrl}/v1`;
 }
 
+/** The resource indicator and audience of the admin API: operators' tokens, never partners'. */
+export function adminAudience(config: Config): string {
+  return `${config.publicUrl}/admin`;
+}
+
 /**
  * Cookie signing keys derived from the master keys (HKDF-like, one-way), so they rotate with them
  * and no separate secret has to be configured.
@@ -59,6 +65,11 @@ export interface OAuthServerDeps {
   readonly people: PeopleService;
   /** Token endpoint outcomes, for metrics. */
   readonly onTokenRequest?: (grant: string, result: string) => void;
+  /**
+   * The tenant whose people are the platform's operators, once bootstrapped: only its clients
+   * may ask for the admin resource.
+   */
+  readonly operatorTenant?: () => Promise<string | undefined>;
 }
 
 /**
@@ -73,11 +84,13 @@ export async function createProvider({
   logger,
   people,
   onTokenRequest,
+  operatorTenant,
 }: OAuthServerDeps): Promise<Provider> {
   const { db, crypto } = services;
   await crypto.signing.ensureKeys('oauth', 'ES256');
   const jwks = await crypto.signing.exportPrivateJwks('oauth');
   const audience = apiAudience(config);
+  const adminResource = adminAudience(config);
 
   const configuration: Configuration = {
     adapter: adapterFactory(db, clientLookup(db)),
@@ -94,7 +107,7 @@ export async function createProvider({
     },
     responseTypes: ['code'],
     clientDefaults: { id_token_signed_response_alg: 'ES256', authorization_signed_response_alg: 'ES256' },
-    scopes: ['openid', 'offline_access', ...API_SCOPES],
+    scopes: ['openid', 'offline_access', 'admin', ...API_SCOPES],
     extraClientMetadata: { properties: EXTRA_CLIENT_METADATA },
     pkce: { required: () => true },
     cookies: { keys: cookieKeys(config) },
@@ -138,11 +151,42 @@ export async function createProvider({
           return peerCertificate(ctx)?.subject.replace(/\n/g, ',') === expected;
         },
       },
+      // RFC 9396: a person approves one payment (PSD2 dynamic linking). Only the details they
+      // consented to reach the code, and from it the access token; client_credentials never carry any.
+      richAuthorizationRequests: {
+        enabled: true,
+        types: {
+          [PAYMENT_INITIATION]: {
+            validate: async (_ctx, detail) => {
+              const problem = detailProblem(detail);
+              if (problem) throw new errors.InvalidAuthorizationDetails(problem);
+            },
+          },
+        },
+        authorizationDetailsForGrantSource: async (ctx) => ctx.oidc.grant?.rar,
+        authorizationDetailsForAccessToken: async (_ctx, _token, source) =>
+          source && 'rar' in source ? (source.rar as never) : undefined,
+        authorizationDetailsForIntrospection: async (_ctx, token) => token.rar,
+      },
       resourceIndicators: {
         enabled: true,
         defaultResource: () => audience,
         useGrantedResource: () => true,
-        getResourceServerInfo: (_ctx, resourceIndicator) => {
+        getResourceServerInfo: async (_ctx, resourceIndicator, client) => {
+          if (resourceIndicator === adminResource) {
+            // Operators only: a partner's app never gets a token for the admin API, even when an
+            // admin signs in through it.
+            const tenantId = (client.metadata() as { tenant_id?: string }).tenant_id;
+            const operators = await operatorTenant?.();
+            if (!operators || tenantId !== operators) throw new errors.InvalidTarget();
+            return {
+              scope: 'admin',
+              audience: adminResource,
+              accessTokenTTL: ACCESS_TOKEN_TTL_SEC,
+              accessTokenFormat: 'jwt',
+              jwt: { sign: { alg: 'ES256' } },
+            };
+          }
           if (resourceIndicator !== audience) throw new errors.InvalidTarget();
           return {
             scope: API_SCOPES.join(' '),

@@ -11,10 +11,32 @@ export const DEFAULT_JSON_LIMITS: JsonLimits = {
 };
 
 /**
- * The one body parser: JSON (`application/json` and `+json` types). Its structure is checked
- * before parsing (depth, width, string length, duplicate keys), and `__proto__` and
- * `constructor.prototype` keys are refused rather than stripped, so a prototype-pollution attempt
- * is an error the caller (and later the detection stream) sees.
+ * JSON text to a value under `limits`: structure checked before parsing (depth, width, string
+ * length, duplicate keys), `__proto__` and `constructor.prototype` keys refused rather than
+ * stripped. Throws the AppError the caller sees. Also what decrypted JWE payloads go through.
+ */
+export function parseJsonText(body: string, limits: JsonLimits = DEFAULT_JSON_LIMITS): unknown {
+  if (body.trim() === '') throw new AppError(HttpErrors.REQUEST_MALFORMED_JSON, 'The body is empty');
+  const violation = checkJsonShape(body, limits);
+  if (violation) {
+    throw violation.kind === 'duplicate-key'
+      ? new AppError(HttpErrors.REQUEST_DUPLICATE_JSON_KEY)
+      : new AppError(
+          HttpErrors.REQUEST_JSON_TOO_COMPLEX,
+          `JSON ${violation.kind} limit is ${violation.limit}`,
+        );
+  }
+  try {
+    return sjson.parse(body, undefined, { protoAction: 'error', constructorAction: 'error' });
+  } catch (err) {
+    const forbidden = /prototype/i.test((err as Error).message);
+    throw new AppError(forbidden ? HttpErrors.REQUEST_FORBIDDEN_JSON_KEY : HttpErrors.REQUEST_MALFORMED_JSON);
+  }
+}
+
+/**
+ * The one body parser: JSON (`application/json` and `+json` types), through `parseJsonText`, so a
+ * prototype-pollution attempt is an error the caller (and later the detection stream) sees.
  */
 export function installJsonBodyParser(app: FastifyInstance, limits: JsonLimits = DEFAULT_JSON_LIMITS): void {
   app.removeAllContentTypeParsers();
@@ -22,28 +44,14 @@ export function installJsonBodyParser(app: FastifyInstance, limits: JsonLimits =
     /^application\/([a-z0-9.-]+\+)?json(;|$)/i,
     { parseAs: 'string' },
     (_req, body: string, done) => {
-      if (body.trim() === '')
-        return done(new AppError(HttpErrors.REQUEST_MALFORMED_JSON, 'The body is empty'), undefined);
-      const violation = checkJsonShape(body, limits);
-      if (violation) {
-        const error =
-          violation.kind === 'duplicate-key'
-            ? new AppError(HttpErrors.REQUEST_DUPLICATE_JSON_KEY)
-            : new AppError(
-                HttpErrors.REQUEST_JSON_TOO_COMPLEX,
-                `JSON ${violation.kind} limit is ${violation.limit}`,
-              );
-        return done(error, undefined);
-      }
+      let value: unknown;
       try {
-        done(null, sjson.parse(body, undefined, { protoAction: 'error', constructorAction: 'error' }));
+        value = parseJsonText(body, limits);
       } catch (err) {
-        const forbidden = /prototype/i.test((err as Error).message);
-        done(
-          new AppError(forbidden ? HttpErrors.REQUEST_FORBIDDEN_JSON_KEY : HttpErrors.REQUEST_MALFORMED_JSON),
-          undefined,
-        );
+        done(err as Error, undefined);
+        return;
       }
+      done(null, value);
     },
   );
 }

@@ -33,19 +33,24 @@ export function setContextAccess(app: FastifyInstance, access: RouteAccess): voi
  * Returns the route table for the invariant test.
  */
 export function guardRoutes(app: FastifyInstance): () => RegisteredRoute[] {
-  const seen: RouteOptions[] = [];
+  // A route registered at `/` inside a prefixed plugin is served at `/prefix` and `/prefix/`, but
+  // onRoute fires once and Fastify later rewrites the options' url: keep the url seen at the time.
+  const seen: { route: RouteOptions; url: string }[] = [];
   app.addHook('onRoute', (route: RouteOptions) => {
-    seen.push(route);
+    seen.push({ route, url: route.url });
   });
-  const table = () =>
-    seen.flatMap((route) => {
+  const table = () => {
+    const out = new Map<string, RegisteredRoute>();
+    for (const { route, url } of seen) {
       const methods = Array.isArray(route.method) ? route.method : [route.method];
-      return methods.map((method) => ({
-        method,
-        url: route.url,
-        access: route.config?.access as RouteAccess,
-      }));
-    });
+      for (const u of new Set([url, route.url])) {
+        for (const method of methods) {
+          out.set(`${method} ${u}`, { method, url: u, access: route.config?.access as RouteAccess });
+        }
+      }
+    }
+    return [...out.values()];
+  };
   app.addHook('onReady', async () => {
     const open = table().filter((r) => !r.access);
     if (open.length) {

@@ -233,7 +233,7 @@ export const NATIVE_RULES = {
     family: 'protocol',
     pl: 1,
     severity: 'critical',
-    title: 'Content-Type not accepted (JSON, form, multipart or XML only)',
+    title: 'Content-Type not accepted (JSON, JOSE, form, multipart or XML only)',
   },
   contentTypeMalformed: {
     id: 'protocol-262',

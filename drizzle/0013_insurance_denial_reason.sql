@@ -1,0 +1,1 @@
+ALTER TABLE "insurance_claims" ADD COLUMN "decision_reason" text;
