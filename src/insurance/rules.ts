@@ -2,27 +2,18 @@
  * Pure rules of the module, free of storage: currencies, IBAN check digits, calendar dates and the
  * premium schedule generated at bind. Amounts are integer minor units as bigint (DESIGN invariant 3).
  */
+
+import { isValidIban, normalizeIban as normalizeKycIban } from '../kyc/validators/iban.ts';
+import { isCurrency } from '../ledger/currencies.ts';
 import { InsuranceError } from './errors.ts';
 
-/** ISO 4217 codes known to the runtime's ICU data (current codes; funds and test codes excluded). */
-const CURRENCIES: ReadonlySet<string> = new Set(Intl.supportedValuesOf('currency'));
+/** ISO 4217: the ledger's table of active codes, the one list money is checked against. */
+export { isCurrency };
 
-export function isCurrency(code: string): boolean {
-  return CURRENCIES.has(code);
-}
-
-/** Normalised IBAN (no spaces, upper case) that passes ISO 13616 mod-97, or undefined. */
+/** Normalised IBAN (no spaces, upper case) that passes KYC's ISO 13616 check (country length, mod-97), or undefined. */
 export function normalizeIban(raw: string): string | undefined {
-  const iban = raw.replace(/[\s-]/g, '').toUpperCase();
-  if (!/^[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}$/.test(iban)) return undefined;
-  const rearranged = iban.slice(4) + iban.slice(0, 4);
-  let remainder = 0;
-  for (const ch of rearranged) {
-    const code = ch.charCodeAt(0);
-    const digits = code >= 65 ? String(code - 55) : ch;
-    for (const d of digits) remainder = (remainder * 10 + (d.charCodeAt(0) - 48)) % 97;
-  }
-  return remainder === 1 ? iban : undefined;
+  const iban = normalizeKycIban(raw);
+  return isValidIban(iban) ? iban : undefined;
 }
 
 // --- calendar dates (YYYY-MM-DD, UTC) -------------------------------------------------------

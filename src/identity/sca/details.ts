@@ -10,6 +10,8 @@
  * The amount is a decimal string in the currency's own minor-unit exponent, converted from and to
  * integer minor units as text (never through a float).
  */
+import { isValidIban } from '../../kyc/validators/iban.ts';
+import { currencyExponent, isCurrency } from '../../ledger/currencies.ts';
 import { isUuid } from '../../platform/ids.ts';
 
 export const PAYMENT_INITIATION = 'payment_initiation';
@@ -31,15 +33,10 @@ export interface LinkedPayment {
   readonly payeeIban: string;
 }
 
-const CURRENCY_RE = /^[A-Z]{3}$/;
-const IBAN_RE = /^[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}$/;
-
-/** Digits after the decimal point for an ISO 4217 code (JPY 0, EUR 2, BHD 3). */
+/** Digits after the decimal point for an ISO 4217 code (JPY 0, EUR 2, BHD 3): the ledger's table. */
 export function minorDigits(currency: string): number {
-  if (!CURRENCY_RE.test(currency)) throw new Error('currency must be an ISO 4217 code');
-  return (
-    new Intl.NumberFormat('en', { style: 'currency', currency }).resolvedOptions().maximumFractionDigits ?? 2
-  );
+  if (!isCurrency(currency)) throw new Error('currency must be an active ISO 4217 code');
+  return currencyExponent(currency);
 }
 
 export function toDecimal(minor: bigint, currency: string): string {
@@ -93,8 +90,8 @@ export function detailProblem(detail: unknown): string | undefined {
   const amount = detail.instructedAmount;
   if (!isObject(amount) || !exactKeys(amount, ['currency', 'amount']))
     return 'instructedAmount: currency, amount';
-  if (typeof amount.currency !== 'string' || !CURRENCY_RE.test(amount.currency))
-    return 'instructedAmount.currency must be an ISO 4217 code';
+  if (typeof amount.currency !== 'string' || !isCurrency(amount.currency))
+    return 'instructedAmount.currency must be an active ISO 4217 code';
   if (typeof amount.amount !== 'string' || fromDecimal(amount.amount, amount.currency) === undefined)
     return 'instructedAmount.amount must be a decimal string in the currency’s minor units';
   if (
@@ -105,8 +102,8 @@ export function detailProblem(detail: unknown): string | undefined {
     return 'creditorName: 1-140 characters';
   const account = detail.creditorAccount;
   if (!isObject(account) || !exactKeys(account, ['iban'])) return 'creditorAccount: iban';
-  if (typeof account.iban !== 'string' || !IBAN_RE.test(normalIban(account.iban)))
-    return 'creditorAccount.iban must be an IBAN';
+  if (typeof account.iban !== 'string' || !isValidIban(account.iban))
+    return 'creditorAccount.iban must be a valid IBAN';
   return undefined;
 }
 
