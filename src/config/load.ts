@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Config, DEFAULTS, SETTINGS, type Setting } from './settings.ts';
 
@@ -240,15 +240,22 @@ function devSecrets(dataDir: string): DevSecrets {
   if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as DevSecrets;
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const s = fresh();
+  // Written whole to a private file first, then linked into place: link() fails if the file exists,
+  // so a process starting at the same moment either wins or reads the winner's COMPLETE file (an
+  // exclusive create alone lets it read the file while still empty).
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify(s, null, 2)}\n`, { mode: 0o600 });
+  chmodSync(tmp, 0o600);
   try {
-    writeFileSync(file, `${JSON.stringify(s, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
+    linkSync(tmp, file);
   } catch (err) {
-    // Another process started at the same moment and wrote first: use its secrets.
+    // Another process started at the same moment and linked first: use its secrets.
     if ((err as NodeJS.ErrnoException).code === 'EEXIST')
       return JSON.parse(readFileSync(file, 'utf8')) as DevSecrets;
     throw err;
+  } finally {
+    unlinkSync(tmp);
   }
-  chmodSync(file, 0o600);
   return s;
 }
 
